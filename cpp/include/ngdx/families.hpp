@@ -1,0 +1,161 @@
+// GLM families: per-row negative log-likelihood, its derivatives in the linear
+// predictor eta, the Fisher weight, samplers and the KL divergence.
+//
+// For one row with label y and linear predictor eta (K = 1):
+//   loss(eta, y)      = -log p(y | eta), all constants included
+//   dloss(eta, y)     = d loss / d eta                    ("r": score = -x * r)
+//   fisher_w(eta)     = E_y[dloss^2] = E_y[d2 loss / d eta2]
+//   hessian_w(eta, y) = d2 loss / d eta2
+//   sample(eta, s)    = a label drawn from p(. | eta) with the uniforms of stream s
+//   kl(eta_p, eta_q)  = KL(p(. | eta_p) || p(. | eta_q))
+#pragma once
+
+#include <cmath>
+#include <limits>
+
+#include "ngdx/rng.hpp"
+#include "ngdx/special.hpp"
+
+namespace ngdx::family {
+
+/// Bernoulli KL from the log-probabilities of the two outcomes under p and q.
+inline double bernoulli_kl(double log_p1, double log_p0, double log_q1, double log_q0) {
+  const double p1 = std::exp(log_p1), p0 = std::exp(log_p0);
+  double kl = 0.0;
+  if (p1 > 0.0) kl += p1 * (log_p1 - log_q1);
+  if (p0 > 0.0) kl += p0 * (log_p0 - log_q0);
+  return kl > 0.0 ? kl : 0.0;
+}
+
+/// Bernoulli with logit link; y in {0, 1}.
+struct Logistic {
+  static double loss(double eta, double y) {
+    return y > 0.5 ? special::softplus(-eta) : special::softplus(eta);
+  }
+  static double dloss(double eta, double y) {
+    return y > 0.5 ? -special::sigmoid(-eta) : special::sigmoid(eta);
+  }
+  static double fisher_w(double eta) { return special::sigmoid(eta) * special::sigmoid(-eta); }
+  static double hessian_w(double eta, double) { return fisher_w(eta); }
+  static double mean(double eta) { return special::sigmoid(eta); }
+  static double sample(double eta, const rng::Stream& s) {
+    return s.uniform(0) < special::sigmoid(eta) ? 1.0 : 0.0;
+  }
+  static double kl(double ep, double eq) {
+    return bernoulli_kl(-special::softplus(-ep), -special::softplus(ep),
+                        -special::softplus(-eq), -special::softplus(eq));
+  }
+};
+
+/// Bernoulli with probit link Phi; y in {0, 1}.
+struct Probit {
+  static double loss(double eta, double y) {
+    return y > 0.5 ? -special::log_ndtr(eta) : -special::log_ndtr(-eta);
+  }
+  static double dloss(double eta, double y) {
+    return y > 0.5 ? -special::inv_mills(eta) : special::inv_mills(-eta);
+  }
+  /// phi^2 / (Phi (1 - Phi)) = lambda(eta) lambda(-eta).
+  static double fisher_w(double eta) { return special::inv_mills(eta) * special::inv_mills(-eta); }
+  static double hessian_w(double eta, double y) {
+    return y > 0.5 ? special::inv_mills_curvature(eta) : special::inv_mills_curvature(-eta);
+  }
+  static double mean(double eta) { return special::ndtr(eta); }
+  static double sample(double eta, const rng::Stream& s) {
+    return s.uniform(0) < special::ndtr(eta) ? 1.0 : 0.0;
+  }
+  static double kl(double ep, double eq) {
+    return bernoulli_kl(special::log_ndtr(ep), special::log_ndtr(-ep), special::log_ndtr(eq),
+                        special::log_ndtr(-eq));
+  }
+};
+
+/// Poisson with log link; y >= 0 (log y! included through lgamma(y + 1)).
+struct Poisson {
+  static double loss(double eta, double y) {
+    return std::exp(eta) - y * eta + special::lgamma_threadsafe(y + 1.0);
+  }
+  static double dloss(double eta, double y) { return std::exp(eta) - y; }
+  static double fisher_w(double eta) { return std::exp(eta); }
+  static double hessian_w(double eta, double) { return std::exp(eta); }
+  static double mean(double eta) { return std::exp(eta); }
+  /// Inversion for small rates, Hormann's PTRS transformed rejection otherwise.
+  static double sample(double eta, const rng::Stream& s) {
+    const double lam = std::exp(eta);
+    if (!(lam < 1e15)) return lam;  // beyond any count a double holds exactly
+    if (lam < 12.0) {
+      const double u = s.uniform(0);
+      double k = 0.0, pk = std::exp(-lam), cdf = pk;
+      while (u >= cdf && k < 1000.0) {
+        k += 1.0;
+        pk *= lam / k;
+        cdf += pk;
+      }
+      return k;
+    }
+    const double slam = std::sqrt(lam), loglam = std::log(lam);
+    const double b = 0.931 + 2.53 * slam, a = -0.059 + 0.02483 * b;
+    const double invalpha = 1.1239 + 1.1328 / (b - 3.4), vr = 0.9277 - 3.6224 / (b - 2.0);
+    for (std::uint64_t j = 0; j < 1000; ++j) {
+      const double U = s.uniform(2 * j) - 0.5, V = s.uniform(2 * j + 1);
+      const double us = 0.5 - std::fabs(U);
+      const double k = std::floor((2.0 * a / us + b) * U + lam + 0.43);
+      if (us >= 0.07 && V <= vr) return k;
+      if (k < 0.0 || (us < 0.013 && V > us)) continue;
+      if (std::log(V) + std::log(invalpha) - std::log(a / (us * us) + b) <=
+          -lam + k * loglam - special::lgamma_threadsafe(k + 1.0))
+        return k;
+    }
+    return std::floor(lam);  // not reached in practice (acceptance rate > 0.9)
+  }
+  static double kl(double ep, double eq) {
+    const double delta = ep - eq;  // lam_p * (delta + exp(-delta) - 1)
+    return std::exp(ep) * (std::expm1(-delta) + delta);
+  }
+};
+
+/// Normal with identity link and unit variance (0.5 log 2 pi included).
+struct Gaussian {
+  static double loss(double eta, double y) {
+    const double r = eta - y;
+    return 0.5 * r * r + 0.5 * special::kLog2Pi;
+  }
+  static double dloss(double eta, double y) { return eta - y; }
+  static double fisher_w(double) { return 1.0; }
+  static double hessian_w(double, double) { return 1.0; }
+  static double mean(double eta) { return eta; }
+  /// Box-Muller.
+  static double sample(double eta, const rng::Stream& s) {
+    const double radius = std::sqrt(-2.0 * std::log1p(-s.uniform(0)));
+    return eta + radius * std::cos(2.0 * M_PI * s.uniform(1));
+  }
+  static double kl(double ep, double eq) {
+    const double delta = ep - eq;
+    return 0.5 * delta * delta;
+  }
+};
+
+/// Softmax over K classes: helpers on one row's eta (length K).
+struct Multinomial {
+  /// log-sum-exp of eta[0..K), and prob[k] = softmax(eta)[k].
+  static double softmax(const double* eta, double* prob, int K) {
+    double m = eta[0];
+    for (int k = 1; k < K; ++k) m = eta[k] > m ? eta[k] : m;
+    double s = 0.0;
+    for (int k = 0; k < K; ++k) s += (prob[k] = std::exp(eta[k] - m));
+    for (int k = 0; k < K; ++k) prob[k] /= s;
+    return m + std::log(s);
+  }
+  /// Smallest k with u < prob[0] + ... + prob[k].
+  static int sample(const double* prob, int K, const rng::Stream& s) {
+    const double u = s.uniform(0);
+    double cdf = 0.0;
+    for (int k = 0; k < K - 1; ++k) {
+      cdf += prob[k];
+      if (u < cdf) return k;
+    }
+    return K - 1;
+  }
+};
+
+}  // namespace ngdx::family

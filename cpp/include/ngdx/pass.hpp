@@ -1,0 +1,54 @@
+// The fused pass: one sweep over the row blocks of X that returns the mean negative
+// log-likelihood, its gradient and, when asked, a curvature matrix (full or diagonal).
+//
+// Parameters: theta is (d + intercept) x K row-major (K = 1 except multinomial), flattened
+// to p = (d + intercept) * K entries; the intercept, when present, is its last row and
+// multiplies an implicit column of ones (X is never copied to add it). With sample weights
+// s the mean is sum_i s_i l_i / sum_i s_i; without, sum_i l_i / n. For multinomial the
+// curvature is sum_i s_i (x_i x_i^T) kron W_i / sum_i s_i with W_i a K x K matrix.
+#pragma once
+
+#include <cstdint>
+
+#include "ngdx/common.hpp"
+
+namespace ngdx {
+
+/// What a pass reads. Shapes are checked by check() before any work starts.
+struct Problem {
+  const double* X = nullptr;  ///< n x d, row-major
+  Index n = 0, d = 0;
+  const double* y = nullptr;              ///< n labels (class indices as doubles for multinomial)
+  const double* sample_weight = nullptr;  ///< n weights >= 0, or null for unit weights
+  Index n_classes = 1;                    ///< K
+  bool fit_intercept = false;
+  Index n_params() const { return (d + (fit_intercept ? 1 : 0)) * n_classes; }
+  Index dp() const { return d + (fit_intercept ? 1 : 0); }
+  /// Cheap invariants the kernels rely on for memory safety (labels in range when
+  /// `labels`: kernels that never read y pass false).
+  void check(Model model, bool labels = true) const;
+  /// sum of the sample weights, or n.
+  double weight_sum() const;
+};
+
+/// What a pass computes, into caller-owned buffers.
+struct PassRequest {
+  double* grad = nullptr;       ///< p, or null
+  double* curvature = nullptr;  ///< p x p row-major, or p when diagonal; null when kind is none
+  Curvature kind = Curvature::none;
+  bool diagonal = false;
+  Index n_samples = 1;  ///< labels drawn per row for Curvature::mc
+  std::uint64_t seed = 0;
+};
+
+/// Returns the (weighted) mean negative log-likelihood; fills request's buffers.
+double fused_pass(Model model, const Problem& problem, const double* theta,
+                  const PassRequest& request, int n_threads);
+
+// One entry point per family group, so each compiles in its own translation unit.
+double fused_pass_scalar(Model model, const Problem& problem, const double* theta,
+                         const PassRequest& request, int n_threads);
+double fused_pass_multinomial(const Problem& problem, const double* theta,
+                              const PassRequest& request, int n_threads);
+
+}  // namespace ngdx

@@ -1,0 +1,21 @@
+// Kernels that work row by row without a curvature matrix: per-sample scores, the mean
+// KL divergence between two parameter vectors, and Monte Carlo labels.
+#pragma once
+
+#include "ngdx/pass.hpp"
+
+namespace ngdx {
+
+/// out (n x p, row-major): row i is the score grad_theta log p(y_i | x_i, theta),
+/// i.e. -x_i kron r_i (unweighted).
+void scores(Model model, const Problem& problem, const double* theta, double* out, int n_threads);
+
+/// (Weighted) mean over rows of KL(p(. | x_i, theta_p) || p(. | x_i, theta_q)).
+double mean_kl(Model model, const Problem& problem, const double* theta_p, const double* theta_q,
+               int n_threads);
+
+/// out (n x n_samples): the labels the mc curvature draws for each row (for tests).
+void sample_labels(Model model, const Problem& problem, const double* theta, Index n_samples,
+                   std::uint64_t seed, double* out, int n_threads);
+
+}  // namespace ngdx

@@ -1,0 +1,117 @@
+// The fused pass for the one-output families (logistic, probit, poisson, gaussian).
+#include <vector>
+
+#include "ngdx/families.hpp"
+#include "ngdx/gram.hpp"
+#include "ngdx/parallel.hpp"
+#include "ngdx/pass.hpp"
+
+namespace ngdx {
+namespace {
+
+/// Per-thread accumulators and scratch, allocated once per pass.
+struct ScalarState {
+  double loss = 0.0;
+  Vector grad, diag;
+  Matrix curvature;  // lower triangle
+  Vector eta, r, w;
+  RowMatrix buf;
+};
+
+/// Curvature weight of one row: d2/deta2 of the kind's quadratic form.
+template <class F>
+double curvature_weight(Curvature kind, double eta, double y, double r, Index row,
+                        const PassRequest& req) {
+  switch (kind) {
+    case Curvature::fisher_true: return F::fisher_w(eta);
+    case Curvature::hessian: return F::hessian_w(eta, y);
+    case Curvature::empirical: return r * r;
+    case Curvature::mc: {
+      double acc = 0.0;
+      for (Index s = 0; s < req.n_samples; ++s) {
+        const rng::Stream stream(req.seed, static_cast<std::uint64_t>(row),
+                                 static_cast<std::uint64_t>(req.n_samples),
+                                 static_cast<std::uint64_t>(s));
+        const double rs = F::dloss(eta, F::sample(eta, stream));
+        acc += rs * rs;
+      }
+      return acc / static_cast<double>(req.n_samples);
+    }
+    case Curvature::none: break;
+  }
+  return 0.0;
+}
+
+template <class F>
+double pass(const Problem& pb, const double* theta_ptr, const PassRequest& req, int n_threads) {
+  const Index d = pb.d, dp = pb.dp();
+  const bool full = req.kind != Curvature::none && !req.diagonal;
+  const bool diag = req.kind != Curvature::none && req.diagonal;
+  const ConstVectorMap coef(theta_ptr, d);
+  const double intercept = pb.fit_intercept ? theta_ptr[d] : 0.0;
+
+  auto init = [&] {
+    ScalarState st;
+    st.grad = Vector::Zero(dp);
+    st.eta.resize(kBlockRows);
+    st.r.resize(kBlockRows);
+    st.w.resize(kBlockRows);
+    if (diag) st.diag = Vector::Zero(dp);
+    if (full) {
+      st.curvature = Matrix::Zero(dp, dp);
+      st.buf.resize(kBlockRows, dp);
+    }
+    return st;
+  };
+  auto body = [&](ScalarState& st, Index i0, Index m) {
+    const ConstRowMatrixMap Xb(pb.X + i0 * d, m, d);
+    auto eta = st.eta.head(m);
+    auto r = st.r.head(m);
+    auto w = st.w.head(m);
+    eta.noalias() = Xb * coef;
+    if (pb.fit_intercept) eta.array() += intercept;
+    for (Index i = 0; i < m; ++i) {
+      const double y = pb.y[i0 + i], s = pb.sample_weight ? pb.sample_weight[i0 + i] : 1.0;
+      const double ri = F::dloss(eta[i], y);
+      st.loss += s * F::loss(eta[i], y);
+      if (req.kind != Curvature::none)
+        w[i] = s * curvature_weight<F>(req.kind, eta[i], y, ri, i0 + i, req);
+      r[i] = s * ri;
+    }
+    st.grad.head(d).noalias() += Xb.transpose() * r;
+    if (pb.fit_intercept) st.grad[d] += r.sum();
+    if (diag) add_weighted_square(Xb.data(), m, d, pb.fit_intercept, w.data(), st.diag.data());
+    if (full) add_weighted_gram(Xb.data(), m, d, pb.fit_intercept, w.data(), st.buf, st.curvature);
+  };
+  std::vector<ScalarState> states = for_each_block<ScalarState>(pb.n, n_threads, init, body);
+
+  // Ordered reduction into the first state.
+  ScalarState& total = states[0];
+  for (std::size_t t = 1; t < states.size(); ++t) {
+    total.loss += states[t].loss;
+    total.grad += states[t].grad;
+    if (diag) total.diag += states[t].diag;
+    if (full) total.curvature += states[t].curvature;
+  }
+  const double scale = 1.0 / pb.weight_sum();
+  if (req.grad) VectorMap(req.grad, dp) = scale * total.grad;
+  if (diag) VectorMap(req.curvature, dp) = scale * total.diag;
+  if (full) write_symmetric(total.curvature, scale, req.curvature);
+  return scale * total.loss;
+}
+
+}  // namespace
+
+double fused_pass_scalar(Model model, const Problem& pb, const double* theta,
+                         const PassRequest& req, int n_threads) {
+  switch (model) {
+    case Model::logistic: return pass<family::Logistic>(pb, theta, req, n_threads);
+    case Model::probit: return pass<family::Probit>(pb, theta, req, n_threads);
+    case Model::poisson: return pass<family::Poisson>(pb, theta, req, n_threads);
+    case Model::gaussian: return pass<family::Gaussian>(pb, theta, req, n_threads);
+    case Model::multinomial: break;
+  }
+  throw std::invalid_argument("fused_pass_scalar: not a one-output model");
+}
+
+}  // namespace ngdx

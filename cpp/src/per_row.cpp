@@ -1,0 +1,243 @@
+// Problem checks, the fused-pass dispatcher, per-sample scores, mean KL and MC labels.
+#include "ngdx/per_row.hpp"
+
+#include <cmath>
+#include <string>
+#include <vector>
+
+#include "ngdx/families.hpp"
+#include "ngdx/parallel.hpp"
+
+namespace ngdx {
+
+void Problem::check(Model model, bool labels) const {
+  require(X != nullptr, "X must be given");
+  require(!labels || y != nullptr, "y must be given");
+  require(n > 0, "X must have at least one row");
+  require(d >= 0 && n_params() > 0, "the model must have at least one parameter");
+  if (model == Model::multinomial) {
+    require(n_classes >= 2, "multinomial needs at least 2 classes, got " + std::to_string(n_classes));
+  } else {
+    require(n_classes == 1, "only multinomial has more than one output");
+  }
+  if (model == Model::multinomial && labels) {
+    for (Index i = 0; i < n; ++i) {
+      const double yi = y[i];
+      require(yi >= 0.0 && yi < static_cast<double>(n_classes) && yi == std::floor(yi),
+              "multinomial labels must be integers in 0.." + std::to_string(n_classes - 1) +
+                  ", got " + std::to_string(yi) + " at row " + std::to_string(i));
+    }
+  }
+  if (sample_weight) require(weight_sum() > 0.0, "sample weights must have a positive sum");
+}
+
+double Problem::weight_sum() const {
+  if (!sample_weight) return static_cast<double>(n);
+  double s = 0.0;
+  for (Index i = 0; i < n; ++i) s += sample_weight[i];
+  return s;
+}
+
+double fused_pass(Model model, const Problem& problem, const double* theta,
+                  const PassRequest& request, int n_threads) {
+  problem.check(model);
+  require(request.kind == Curvature::none || request.curvature != nullptr,
+          "a curvature buffer is needed");
+  require(request.kind != Curvature::mc || request.n_samples >= 1, "n_samples must be >= 1");
+  if (model == Model::multinomial)
+    return fused_pass_multinomial(problem, theta, request, n_threads);
+  return fused_pass_scalar(model, problem, theta, request, n_threads);
+}
+
+namespace {
+
+/// Linear predictor of one block: eta (m x K) = X_b coef + intercept.
+struct Predictor {
+  const Problem& pb;
+  const double* theta;
+  void operator()(Index i0, Index m, RowMatrix& eta) const {
+    const Index d = pb.d, K = pb.n_classes;
+    eta.resize(m, K);
+    eta.noalias() = ConstRowMatrixMap(pb.X + i0 * d, m, d) * ConstRowMatrixMap(theta, d, K);
+    if (pb.fit_intercept)
+      for (Index i = 0; i < m; ++i)
+        for (Index k = 0; k < K; ++k) eta(i, k) += theta[d * K + k];
+  }
+};
+
+template <class F>
+void scores_scalar(const Problem& pb, const double* theta, double* out, int n_threads) {
+  const Index d = pb.d, p = pb.n_params();
+  const Predictor predict{pb, theta};
+  for_each_block<RowMatrix>(pb.n, n_threads, [] { return RowMatrix(); },
+                            [&](RowMatrix& eta, Index i0, Index m) {
+                              predict(i0, m, eta);
+                              for (Index i = 0; i < m; ++i) {
+                                const double r = F::dloss(eta(i, 0), pb.y[i0 + i]);
+                                const double* x = pb.X + (i0 + i) * d;
+                                double* s = out + (i0 + i) * p;
+                                for (Index j = 0; j < d; ++j) s[j] = -r * x[j];
+                                if (pb.fit_intercept) s[d] = -r;
+                              }
+                            });
+}
+
+void scores_multinomial(const Problem& pb, const double* theta, double* out, int n_threads) {
+  const Index d = pb.d, K = pb.n_classes, p = pb.n_params();
+  const Predictor predict{pb, theta};
+  struct State {
+    RowMatrix eta;
+    Vector prob;
+  };
+  for_each_block<State>(
+      pb.n, n_threads, [&] { return State{RowMatrix(), Vector(K)}; },
+      [&](State& st, Index i0, Index m) {
+        predict(i0, m, st.eta);
+        for (Index i = 0; i < m; ++i) {
+          const Index y = static_cast<Index>(pb.y[i0 + i]);
+          family::Multinomial::softmax(&st.eta(i, 0), st.prob.data(), static_cast<int>(K));
+          st.prob[y] -= 1.0;  // r = prob - e_y
+          const double* x = pb.X + (i0 + i) * d;
+          double* s = out + (i0 + i) * p;
+          for (Index j = 0; j < d; ++j)
+            for (Index k = 0; k < K; ++k) s[j * K + k] = -x[j] * st.prob[k];
+          if (pb.fit_intercept)
+            for (Index k = 0; k < K; ++k) s[d * K + k] = -st.prob[k];
+        }
+      });
+}
+
+template <class F>
+double kl_scalar(const Problem& pb, const double* tp, const double* tq, int n_threads) {
+  struct State {
+    RowMatrix eta_p, eta_q;
+    double sum = 0.0;
+  };
+  const Predictor pp{pb, tp}, pq{pb, tq};
+  auto states = for_each_block<State>(pb.n, n_threads, [] { return State(); },
+                                      [&](State& st, Index i0, Index m) {
+                                        pp(i0, m, st.eta_p);
+                                        pq(i0, m, st.eta_q);
+                                        for (Index i = 0; i < m; ++i) {
+                                          const double s =
+                                              pb.sample_weight ? pb.sample_weight[i0 + i] : 1.0;
+                                          st.sum += s * F::kl(st.eta_p(i, 0), st.eta_q(i, 0));
+                                        }
+                                      });
+  double total = 0.0;
+  for (const State& st : states) total += st.sum;
+  return total / pb.weight_sum();
+}
+
+double kl_multinomial(const Problem& pb, const double* tp, const double* tq, int n_threads) {
+  const Index K = pb.n_classes;
+  struct State {
+    RowMatrix eta_p, eta_q;
+    Vector prob_p, prob_q;
+    double sum = 0.0;
+  };
+  const Predictor pp{pb, tp}, pq{pb, tq};
+  auto states = for_each_block<State>(
+      pb.n, n_threads, [&] { return State{RowMatrix(), RowMatrix(), Vector(K), Vector(K), 0.0}; },
+      [&](State& st, Index i0, Index m) {
+        pp(i0, m, st.eta_p);
+        pq(i0, m, st.eta_q);
+        for (Index i = 0; i < m; ++i) {
+          const int k_ = static_cast<int>(K);
+          const double lse_p = family::Multinomial::softmax(&st.eta_p(i, 0), st.prob_p.data(), k_);
+          const double lse_q = family::Multinomial::softmax(&st.eta_q(i, 0), st.prob_q.data(), k_);
+          double kl = 0.0;  // sum_k p_k (log p_k - log q_k)
+          for (Index k = 0; k < K; ++k)
+            if (st.prob_p[k] > 0.0)
+              kl += st.prob_p[k] * ((st.eta_p(i, k) - lse_p) - (st.eta_q(i, k) - lse_q));
+          const double s = pb.sample_weight ? pb.sample_weight[i0 + i] : 1.0;
+          st.sum += s * (kl > 0.0 ? kl : 0.0);
+        }
+      });
+  double total = 0.0;
+  for (const State& st : states) total += st.sum;
+  return total / pb.weight_sum();
+}
+
+template <class F>
+void labels_scalar(const Problem& pb, const double* theta, Index S, std::uint64_t seed,
+                   double* out, int n_threads) {
+  const Predictor predict{pb, theta};
+  for_each_block<RowMatrix>(pb.n, n_threads, [] { return RowMatrix(); },
+                            [&](RowMatrix& eta, Index i0, Index m) {
+                              predict(i0, m, eta);
+                              for (Index i = 0; i < m; ++i)
+                                for (Index s = 0; s < S; ++s) {
+                                  const rng::Stream stream(seed, i0 + i, S, s);
+                                  out[(i0 + i) * S + s] = F::sample(eta(i, 0), stream);
+                                }
+                            });
+}
+
+void labels_multinomial(const Problem& pb, const double* theta, Index S, std::uint64_t seed,
+                        double* out, int n_threads) {
+  const Index K = pb.n_classes;
+  const Predictor predict{pb, theta};
+  struct State {
+    RowMatrix eta;
+    Vector prob;
+  };
+  for_each_block<State>(
+      pb.n, n_threads, [&] { return State{RowMatrix(), Vector(K)}; },
+      [&](State& st, Index i0, Index m) {
+        predict(i0, m, st.eta);
+        for (Index i = 0; i < m; ++i) {
+          family::Multinomial::softmax(&st.eta(i, 0), st.prob.data(), static_cast<int>(K));
+          for (Index s = 0; s < S; ++s) {
+            const rng::Stream stream(seed, i0 + i, S, s);
+            out[(i0 + i) * S + s] =
+                family::Multinomial::sample(st.prob.data(), static_cast<int>(K), stream);
+          }
+        }
+      });
+}
+
+/// Calls fn.template operator()<Family>() for a one-output model.
+template <class Fn>
+auto dispatch_scalar(Model model, Fn&& fn) {
+  switch (model) {
+    case Model::logistic: return fn(family::Logistic());
+    case Model::probit: return fn(family::Probit());
+    case Model::poisson: return fn(family::Poisson());
+    case Model::gaussian: return fn(family::Gaussian());
+    case Model::multinomial: break;
+  }
+  throw std::invalid_argument("not a one-output model");
+}
+
+}  // namespace
+
+void scores(Model model, const Problem& pb, const double* theta, double* out, int n_threads) {
+  pb.check(model);
+  if (model == Model::multinomial) return scores_multinomial(pb, theta, out, n_threads);
+  dispatch_scalar(model, [&](auto f) {
+    scores_scalar<decltype(f)>(pb, theta, out, n_threads);
+    return 0;
+  });
+}
+
+double mean_kl(Model model, const Problem& pb, const double* tp, const double* tq,
+               int n_threads) {
+  pb.check(model, false);
+  if (model == Model::multinomial) return kl_multinomial(pb, tp, tq, n_threads);
+  return dispatch_scalar(model,
+                         [&](auto f) { return kl_scalar<decltype(f)>(pb, tp, tq, n_threads); });
+}
+
+void sample_labels(Model model, const Problem& pb, const double* theta, Index S,
+                   std::uint64_t seed, double* out, int n_threads) {
+  pb.check(model, false);
+  require(S >= 1, "n_samples must be >= 1");
+  if (model == Model::multinomial) return labels_multinomial(pb, theta, S, seed, out, n_threads);
+  dispatch_scalar(model, [&](auto f) {
+    labels_scalar<decltype(f)>(pb, theta, S, seed, out, n_threads);
+    return 0;
+  });
+}
+
+}  // namespace ngdx

@@ -1,0 +1,238 @@
+"""The functional API: loss, gradient, scores, curvature and KL of a GLM at a point.
+
+Conventions shared by every function here (see the glossary in ``ngdx``):
+
+* ``X`` is the design matrix (n, d), taken as given: no intercept column is added.
+* ``theta`` is (d,), or (d, K) for ``"multinomial"``; p = theta.size and every (p,) or
+  (p, p) result indexes parameters in ``theta.ravel()`` (row-major) order.
+* The loss is the *mean* negative log-likelihood over rows, all constants included:
+  L(theta) = (1/n) sum_i -log p(y_i | x_i, theta).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from . import _core
+from ._models import FISHER_KINDS
+from ._threads import resolve
+from ._validation import (as_design, as_problem, as_theta, check_choice, check_model,
+                          check_positive_int, resolve_seed)
+
+#: Valid values of the ``kind`` argument of the private fused pass.
+PASS_KINDS = ("none", "true", "empirical", "hessian", "mc")
+
+
+def fused(X, y, theta, model="logistic", kind="none", *, diagonal=False, n_samples=1, seed=0,
+          n_threads=None, fit_intercept=False, sample_weight=None):
+    """One pass of the core over checked, C-contiguous float64 inputs (private).
+
+    ``theta`` is the flat parameter vector (p,), p = (d + fit_intercept) * K; returns
+    ``(loss, grad (p,), curvature)`` with curvature ``None``, (p,) or (p, p).
+    """
+    K = 1 if model != "multinomial" else theta.size // (X.shape[1] + bool(fit_intercept))
+    p = theta.size
+    grad = np.empty(p)
+    curvature = None
+    if kind != "none":
+        curvature = np.empty(p) if diagonal else np.empty((p, p))
+    loss = _core.fused_pass(model, X, y, theta, K, bool(fit_intercept), sample_weight, kind,
+                            bool(diagonal), int(n_samples), int(seed), resolve(n_threads), grad,
+                            curvature)
+    return loss, grad, curvature
+
+
+def loss(X, y, theta, model="logistic", *, n_threads=None):
+    r"""Mean negative log-likelihood of a GLM.
+
+    .. math:: L(\theta) = \frac{1}{n} \sum_{i=1}^n -\log p(y_i \mid x_i, \theta)
+
+    with every constant included: :math:`\log y!` for ``"poisson"`` and
+    :math:`\tfrac12 \log 2\pi` for ``"gaussian"`` (unit variance).
+
+    Parameters
+    ----------
+    X : array_like, shape (n, d)
+        Design matrix, used as given (no intercept column is added).
+    y : array_like, shape (n,)
+        Labels: 0/1 for ``"logistic"`` and ``"probit"``, counts >= 0 for ``"poisson"``,
+        reals for ``"gaussian"``, integers 0..K-1 for ``"multinomial"``.
+    theta : array_like, shape (d,) or (d, K)
+        Parameters; (d, K) for ``"multinomial"`` with K >= 2 classes.
+    model : {"logistic", "probit", "poisson", "gaussian", "multinomial"}
+    n_threads : int, optional
+        Threads for this call (default: :func:`ngdx.get_num_threads`).
+
+    Returns
+    -------
+    float
+
+    Raises
+    ------
+    ValueError
+        On non-finite values, mismatched shapes, an empty X, labels outside the model's
+        domain or an unknown model.
+
+    Examples
+    --------
+    >>> import numpy as np, ngdx
+    >>> X = np.array([[1.0, 0.0], [1.0, 1.0]])
+    >>> round(ngdx.loss(X, [0, 1], np.zeros(2)), 6)  # log 2
+    0.693147
+    """
+    model, X, y, theta, _ = as_problem(X, y, theta, model)
+    return fused(X, y, theta.ravel(), model, n_threads=n_threads)[0]
+
+
+def grad(X, y, theta, model="logistic", *, n_threads=None):
+    r"""Gradient of the mean negative log-likelihood, :math:`\nabla_\theta L(\theta)`.
+
+    Equal to ``-scores(X, y, theta, model).mean(axis=0)``, reshaped like theta.
+    Parameters as in :func:`loss`.
+
+    Returns
+    -------
+    ndarray, same shape as theta
+
+    Examples
+    --------
+    >>> import numpy as np, ngdx
+    >>> X = np.array([[1.0, 0.0], [1.0, 1.0]])
+    >>> ngdx.grad(X, [0, 1], np.zeros(2))
+    array([ 0.  , -0.25])
+    """
+    model, X, y, theta, _ = as_problem(X, y, theta, model)
+    return fused(X, y, theta.ravel(), model, n_threads=n_threads)[1].reshape(theta.shape)
+
+
+def scores(X, y, theta, model="logistic", *, n_threads=None):
+    r"""Per-sample scores :math:`s_i = \nabla_\theta \log p(y_i \mid x_i, \theta)`.
+
+    For a row with linear predictor :math:`\eta_i` the score is
+    :math:`-x_i \otimes r_i` with :math:`r_i = \partial(-\log p)/\partial\eta_i`, so
+    ``grad == -scores.mean(axis=0)``. Parameters as in :func:`loss`.
+
+    Returns
+    -------
+    ndarray, shape (n, p)
+        Row i is the score of row i in ``theta.ravel()`` order.
+
+    Examples
+    --------
+    >>> import numpy as np, ngdx
+    >>> ngdx.scores(np.eye(2), [0, 1], np.zeros(2))
+    array([[-0.5, -0. ],
+           [ 0. ,  0.5]])
+    """
+    model, X, y, theta, n_classes = as_problem(X, y, theta, model)
+    out = np.empty((X.shape[0], theta.size))
+    _core.scores(model, X, y, theta.ravel(), n_classes, False, resolve(n_threads), out)
+    return out
+
+
+def fisher(X, y, theta, model="logistic", kind="true", *, diagonal=False, n_samples=1, seed=None,
+           n_threads=None):
+    r"""Fisher information of the mean log-likelihood, in one of three flavours.
+
+    * ``"true"``: the expected Fisher
+      :math:`F = \frac1n \sum_i \mathbb{E}_{y \sim p(\cdot|x_i,\theta)}[s_i s_i^\top]`,
+      which equals minus the expected Hessian of the log-likelihood; y is not used.
+    * ``"empirical"``: the mean outer product of the scores at the observed labels,
+      :math:`\frac1n \sum_i s_i s_i^\top` (needs y).
+    * ``"mc"``: the Monte Carlo Fisher, the empirical Fisher at ``n_samples`` labels per
+      row drawn from the model; reproducible for a ``seed`` whatever the thread count.
+
+    For ``"multinomial"`` the matrix is :math:`\frac1n\sum_i x_i x_i^\top \otimes W_i` with
+    :math:`W_i = \mathrm{diag}(\mu_i) - \mu_i\mu_i^\top` (true Fisher).
+
+    Parameters
+    ----------
+    X, theta, model, n_threads
+        As in :func:`loss`.
+    y : array_like, shape (n,), or None
+        Labels; may be None for ``"true"`` and ``"mc"``.
+    kind : {"true", "empirical", "mc"}
+    diagonal : bool
+        Return only the diagonal (p,), computed without the (p, p) matrix.
+    n_samples : int
+        Labels drawn per row for ``"mc"``.
+    seed : int, optional
+        Seed for ``"mc"`` (fresh entropy when None).
+
+    Returns
+    -------
+    ndarray, shape (p, p), or (p,) when ``diagonal``
+
+    Examples
+    --------
+    >>> import numpy as np, ngdx
+    >>> ngdx.fisher(np.eye(2), None, np.zeros(2))
+    array([[0.125, 0.   ],
+           [0.   , 0.125]])
+    """
+    kind = check_choice(kind, "kind", FISHER_KINDS)
+    model, X, y, theta, n_classes = as_problem(X, y, theta, model, y_required=kind == "empirical")
+    n_samples = check_positive_int(n_samples, "n_samples")
+    seed = resolve_seed(seed) if kind == "mc" else 0
+    if y is None:  # true and mc Fishers do not read the labels
+        y = np.zeros(X.shape[0])
+    return fused(X, y, theta.ravel(), model, kind, diagonal=diagonal, n_samples=n_samples,
+                 seed=seed, n_threads=n_threads)[2]
+
+
+def hessian(X, y, theta, model="logistic", *, n_threads=None):
+    r"""Hessian of the mean negative log-likelihood, :math:`\nabla^2_\theta L(\theta)`.
+
+    Equals the true Fisher for the canonical links (logistic, poisson, gaussian,
+    multinomial); differs from it for probit, where it depends on y and only its
+    expectation over y is the Fisher. Parameters as in :func:`loss`.
+
+    Returns
+    -------
+    ndarray, shape (p, p)
+
+    Examples
+    --------
+    >>> import numpy as np, ngdx
+    >>> ngdx.hessian(np.eye(2), [0, 1], np.zeros(2), model="gaussian")
+    array([[0.5, 0. ],
+           [0. , 0.5]])
+    """
+    model, X, y, theta, _ = as_problem(X, y, theta, model)
+    return fused(X, y, theta.ravel(), model, "hessian", n_threads=n_threads)[2]
+
+
+def kl(X, theta_p, theta_q, model="logistic", *, n_threads=None):
+    r"""Mean KL divergence between the predictive distributions of two parameter vectors.
+
+    .. math:: \frac1n \sum_i \mathrm{KL}\big(p(\cdot \mid x_i, \theta_p)\,\|\,
+              p(\cdot \mid x_i, \theta_q)\big)
+
+    For small steps :math:`\mathrm{KL}(\theta, \theta + \delta) \approx \tfrac12
+    \delta^\top F \delta` with F the true Fisher.
+
+    Parameters
+    ----------
+    X : array_like, shape (n, d)
+    theta_p, theta_q : array_like, shape (d,) or (d, K)
+    model, n_threads
+        As in :func:`loss`.
+
+    Returns
+    -------
+    float
+
+    Examples
+    --------
+    >>> import numpy as np, ngdx
+    >>> ngdx.kl(np.eye(2), np.zeros(2), np.ones(2), model="gaussian")
+    0.5
+    """
+    model = check_model(model)
+    X = as_design(X)
+    theta_p, n_classes = as_theta(theta_p, model, X.shape[1], "theta_p")
+    theta_q, _ = as_theta(theta_q, model, X.shape[1], "theta_q")
+    if theta_p.shape != theta_q.shape:
+        raise ValueError(f"theta_p and theta_q differ in shape: {theta_p.shape} vs {theta_q.shape}")
+    return _core.mean_kl(model, X, theta_p.ravel(), theta_q.ravel(), n_classes, False, None,
+                         resolve(n_threads))

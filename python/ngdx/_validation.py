@@ -1,0 +1,131 @@
+"""Validation at the door: every public function converts and checks its inputs here,
+once, before the compiled core sees them.
+
+Arrays of any real dtype (bool, integers, floats) and any memory layout are accepted and
+converted to C-contiguous float64; an array already laid out that way is used as is,
+never copied. User arrays are never modified.
+"""
+
+from __future__ import annotations
+
+import numbers
+
+import numpy as np
+
+from ._models import check_labels, check_model
+
+
+def as_float_array(a, name: str, ndim: int) -> np.ndarray:
+    """``a`` as a C-contiguous float64 array of ``ndim`` dimensions with finite values."""
+    arr = np.asarray(a)
+    if arr.dtype == object or not (
+        np.issubdtype(arr.dtype, np.number) or np.issubdtype(arr.dtype, np.bool_)
+    ):
+        raise ValueError(f"{name} must hold real numbers, got dtype {arr.dtype}")
+    if np.issubdtype(arr.dtype, np.complexfloating):
+        raise ValueError(f"{name} must hold real numbers, got dtype {arr.dtype}")
+    if arr.ndim != ndim:
+        raise ValueError(f"{name} must be {ndim}-D, got shape {arr.shape}")
+    arr = np.ascontiguousarray(arr, dtype=np.float64)
+    check_finite(arr, name)
+    return arr
+
+
+def check_finite(arr: np.ndarray, name: str) -> None:
+    """Raise ``ValueError`` naming ``name`` when ``arr`` holds NaN or inf."""
+    # A finite sum proves every entry finite; only an overflowing or non-finite sum
+    # needs the elementwise look.
+    with np.errstate(over="ignore", invalid="ignore"):
+        if np.isfinite(arr.sum()):
+            return
+    bad = ~np.isfinite(arr)
+    if bad.any():
+        where = np.argwhere(bad)[0]
+        raise ValueError(
+            f"{name} must be finite; found {arr[tuple(where)]} at index {tuple(int(i) for i in where)} "
+            f"({int(bad.sum())} non-finite values)"
+        )
+
+
+def as_design(X) -> np.ndarray:
+    """The design matrix X (n, d), n >= 1 and d >= 1."""
+    X = as_float_array(X, "X", 2)
+    if X.shape[0] == 0 or X.shape[1] == 0:
+        raise ValueError(f"X must have at least one row and one column, got shape {X.shape}")
+    return X
+
+
+def as_theta(theta, model: str, d: int, name: str = "theta") -> tuple[np.ndarray, int]:
+    """``theta`` checked against ``model`` and d features: (theta as float64, n_classes).
+
+    theta is (d,) for one-output models and (d, K), K >= 2, for multinomial.
+    """
+    ndim = 2 if model == "multinomial" else 1
+    shape = np.shape(theta)
+    if len(shape) != ndim:
+        want = "(d, K)" if ndim == 2 else "(d,)"
+        raise ValueError(
+            f"{name} for model {model!r} must have shape {want} with d = {d}, got shape {shape}"
+        )
+    theta = as_float_array(theta, name, ndim)
+    if theta.shape[0] != d:
+        raise ValueError(f"{name} has {theta.shape[0]} rows but X has {d} columns")
+    n_classes = theta.shape[1] if ndim == 2 else 1
+    if model == "multinomial" and n_classes < 2:
+        raise ValueError(f"{name} for model 'multinomial' needs K >= 2 columns, got {n_classes}")
+    return theta, n_classes
+
+
+def as_labels(y, model: str, n: int, n_classes: int) -> np.ndarray:
+    """Labels y (n,) as float64, checked against the model's domain."""
+    y = as_float_array(y, "y", 1)
+    if y.shape[0] != n:
+        raise ValueError(f"y has {y.shape[0]} entries but X has {n} rows")
+    check_labels(y, model, n_classes)
+    return y
+
+
+def as_problem(X, y, theta, model, *, y_required: bool = True):
+    """Check a whole (X, y, theta, model) call: (model, X, y or None, theta, n_classes)."""
+    model = check_model(model)
+    X = as_design(X)
+    theta, n_classes = as_theta(theta, model, X.shape[1])
+    if y is None:
+        if y_required:
+            raise ValueError(f"y is required here (model {model!r})")
+    else:
+        y = as_labels(y, model, X.shape[0], n_classes)
+    return model, X, y, theta, n_classes
+
+
+def check_choice(value, name: str, choices) -> str:
+    """``value`` if it is one of ``choices``, else ``ValueError`` listing them."""
+    if not isinstance(value, str) or value not in choices:
+        raise ValueError(f"unknown {name} {value!r}; valid: {', '.join(choices)}")
+    return value
+
+
+def check_nonnegative(value, name: str) -> float:
+    """A finite real number >= 0."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not np.isfinite(value):
+        raise ValueError(f"{name} must be a finite number >= 0, got {value!r}")
+    if value < 0:
+        raise ValueError(f"{name} must be >= 0, got {value!r}")
+    return float(value)
+
+
+def check_positive_int(value, name: str) -> int:
+    """An integer >= 1."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
+        raise ValueError(f"{name} must be an integer >= 1, got {value!r}")
+    return int(value)
+
+
+def resolve_seed(seed) -> int:
+    """A seed for the core's counter-based generator: an integer in [0, 2**64), or fresh
+    entropy when None."""
+    if seed is None:
+        return int(np.random.SeedSequence().generate_state(1, np.uint64)[0])
+    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or not 0 <= seed < 2**64:
+        raise ValueError(f"seed must be None or an integer in [0, 2**64), got {seed!r}")
+    return int(seed)
