@@ -146,12 +146,11 @@ double kl_multinomial(const Problem& pb, const double* tp, const double* tq, int
           const int k_ = static_cast<int>(K);
           const double lse_p = family::Multinomial::softmax(&st.eta_p(i, 0), st.prob_p.data(), k_);
           const double lse_q = family::Multinomial::softmax(&st.eta_q(i, 0), st.prob_q.data(), k_);
-          double kl = 0.0;  // sum_k p_k (log p_k - log q_k)
+          double kl = 0.0;
           for (Index k = 0; k < K; ++k)
-            if (st.prob_p[k] > 0.0)
-              kl += st.prob_p[k] * ((st.eta_p(i, k) - lse_p) - (st.eta_q(i, k) - lse_q));
+            kl += family::kl_term(st.eta_p(i, k) - lse_p, st.eta_q(i, k) - lse_q);
           const double s = pb.sample_weight ? pb.sample_weight[i0 + i] : 1.0;
-          st.sum += s * (kl > 0.0 ? kl : 0.0);
+          st.sum += s * kl;
         }
       });
   double total = 0.0;

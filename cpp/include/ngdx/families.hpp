@@ -18,13 +18,19 @@
 
 namespace ngdx::family {
 
+/// One term p * (delta + expm1(-delta)) of a discrete KL, delta = log p - log q. Since
+/// sum_k p_k (q_k / p_k - 1) = 0, KL = sum_k p_k (delta_k + exp(-delta_k) - 1): every term
+/// is >= 0 and O(delta^2), so small steps lose no digits to cancellation.
+inline double kl_term(double log_p, double log_q) {
+  const double p = std::exp(log_p);
+  if (p == 0.0) return 0.0;
+  const double delta = log_p - log_q;
+  return p * (delta + std::expm1(-delta));
+}
+
 /// Bernoulli KL from the log-probabilities of the two outcomes under p and q.
 inline double bernoulli_kl(double log_p1, double log_p0, double log_q1, double log_q0) {
-  const double p1 = std::exp(log_p1), p0 = std::exp(log_p0);
-  double kl = 0.0;
-  if (p1 > 0.0) kl += p1 * (log_p1 - log_q1);
-  if (p0 > 0.0) kl += p0 * (log_p0 - log_q0);
-  return kl > 0.0 ? kl : 0.0;
+  return kl_term(log_p1, log_q1) + kl_term(log_p0, log_q0);
 }
 
 /// Bernoulli with logit link; y in {0, 1}.

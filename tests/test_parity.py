@@ -1,0 +1,137 @@
+"""Every compiled kernel against the NumPy reference, for every model and option."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import ngdx
+from ngdx import _core
+from ngdx import _reference as ref
+from ngdx._functional import fused
+
+from conftest import ALL_MODELS, make_problem
+
+RTOL = 1e-12
+# n below one 256-row block, not a multiple of it, and several blocks; d = 1; K = 2.
+SIZES = [(1, 1, 2), (7, 1, 2), (300, 4, 3), (777, 2, 2), (513, 6, 4)]
+
+
+def close(a, b, rtol=RTOL):
+    """Relative agreement, scaled by the largest entry (so exact zeros compare fine)."""
+    a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
+    assert a.shape == b.shape
+    scale = max(np.abs(b).max(), 1e-300)
+    err = np.abs(a - b).max() / scale
+    assert err <= rtol, f"relative error {err:.3g} > {rtol:.1g}"
+
+
+@pytest.mark.parametrize("n,d,K", SIZES)
+@pytest.mark.parametrize("fit_intercept", [False, True])
+@pytest.mark.parametrize("weighted", [False, True])
+@pytest.mark.parametrize("n_threads", [1, 2])
+def test_fused_pass_matches_reference(model, n, d, K, fit_intercept, weighted, n_threads):
+    X, y, theta = make_problem(model, n, d, K, seed=n + d, fit_intercept=True)
+    if not fit_intercept:
+        theta = theta.reshape(d + 1, -1)[:d].ravel()
+    sw = np.random.default_rng(1).uniform(0.1, 2.0, size=n) if weighted else None
+    kw = dict(sample_weight=sw, fit_intercept=fit_intercept)
+    for kind in ("true", "empirical", "hessian", "mc"):
+        for diagonal in (False, True):
+            loss, grad, curv = fused(X, y, theta, model, kind, diagonal=diagonal, n_samples=3,
+                                     seed=11, n_threads=n_threads, **kw)
+            close(loss, ref.loss(X, y, theta, model, **kw))
+            close(grad, ref.grad(X, y, theta, model, **kw))
+            close(curv, ref.curvature(X, y, theta, model, kind, diagonal=diagonal, n_samples=3,
+                                      seed=11, **kw))
+
+
+@pytest.mark.parametrize("n,d,K", SIZES)
+def test_public_functions_match_reference(model, n, d, K):
+    X, y, theta = make_problem(model, n, d, K, seed=3)
+    flat = theta.ravel()
+    close(ngdx.loss(X, y, theta, model), ref.loss(X, y, flat, model))
+    g = ngdx.grad(X, y, theta, model)
+    assert g.shape == theta.shape
+    close(g.ravel(), ref.grad(X, y, flat, model))
+    S = ngdx.scores(X, y, theta, model)
+    close(S, ref.scores(X, y, flat, model))
+    close(ngdx.hessian(X, y, theta, model), ref.curvature(X, y, flat, model, "hessian"))
+    for kind in ("true", "empirical", "mc"):
+        for diagonal in (False, True):
+            close(ngdx.fisher(X, y, theta, model, kind, diagonal=diagonal, n_samples=2, seed=4),
+                  ref.curvature(X, y, flat, model, kind, diagonal=diagonal, n_samples=2, seed=4))
+    theta_q = theta + np.random.default_rng(0).normal(scale=0.3, size=theta.shape)
+    close(ngdx.kl(X, theta, theta_q, model), ref.kl(X, flat, theta_q.ravel(), model))
+
+
+@pytest.mark.parametrize("weighted", [False, True])
+def test_kl_with_intercept_and_weights_matches_reference(model, weighted):
+    X, _, tp = make_problem(model, 300, 3, 3, seed=5, fit_intercept=True)
+    tq = tp + np.random.default_rng(2).normal(scale=0.4, size=tp.shape)
+    sw = np.random.default_rng(1).uniform(0.0, 2.0, size=300) if weighted else None
+    K = 3 if model == "multinomial" else 1
+    for n_threads in (1, 2):
+        got = _core.mean_kl(model, X, tp, tq, K, True, sw, n_threads)
+        close(got, ref.kl(X, tp, tq, model, sample_weight=sw, fit_intercept=True))
+
+
+@pytest.mark.parametrize("fit_intercept", [False, True])
+def test_scores_with_intercept_match_reference(model, fit_intercept):
+    X, y, theta = make_problem(model, 600, 3, 3, seed=8, fit_intercept=True)
+    if not fit_intercept:
+        theta = theta.reshape(4, -1)[:3].ravel()
+    K = 3 if model == "multinomial" else 1
+    for n_threads in (1, 2):
+        out = np.empty((600, theta.size))
+        _core.scores(model, X, y, theta, K, fit_intercept, n_threads, out)
+        close(out, ref.scores(X, y, theta, model, fit_intercept=fit_intercept))
+
+
+def test_sampled_labels_match_reference(model):
+    X, _, theta = make_problem(model, 400, 2, 4, seed=6, fit_intercept=True, scale=1.0)
+    K = 4 if model == "multinomial" else 1
+    out = np.empty((400, 5))
+    _core.sample_labels(model, X, theta, K, True, 5, 123, 2, out)
+    expected = ref.sample_labels(X, theta, model, 5, 123, fit_intercept=True)
+    if model == "gaussian":
+        close(out, expected)
+    else:
+        np.testing.assert_array_equal(out, expected)
+
+
+def test_poisson_sampler_uses_both_branches_and_matches_reference():
+    # Rates from 0.05 to 400: inversion below 12, PTRS above.
+    X = np.linspace(-3, 6, 500)[:, None]
+    theta = np.array([1.0])
+    out = np.empty((500, 4))
+    _core.sample_labels("poisson", X, theta, 1, False, 4, 9, 2, out)
+    np.testing.assert_array_equal(out, ref.sample_labels(X, theta, "poisson", 4, 9))
+    assert out[X[:, 0] > 4].mean() > 50  # the PTRS branch ran and drew large counts
+
+
+@pytest.mark.parametrize("n,p", [(1, 1), (5, 3), (300, 7), (1000, 40)])
+@pytest.mark.parametrize("n_threads", [1, 2])
+def test_fisher_from_scores_matches_reference(n, p, n_threads):
+    S = np.random.default_rng(n * p).normal(size=(n, p))
+    for diagonal in (False, True):
+        close(ngdx.fisher_from_scores(S, diagonal=diagonal, n_threads=n_threads),
+              ref.fisher_from_scores(S, diagonal=diagonal))
+
+
+@pytest.mark.parametrize("p", [1, 2, 10, 60])
+@pytest.mark.parametrize("damping", [0.0, 0.1, 10.0])
+def test_natural_gradient_matches_reference(p, damping):
+    rng = np.random.default_rng(p)
+    A = rng.normal(size=(p + 3, p))
+    F = A.T @ A / (p + 3)
+    g = rng.normal(size=p)
+    x = ngdx.natural_gradient(F, g, damping)
+    close(x, ref.natural_gradient(F, g, damping), rtol=1e-10)
+    close((F + damping * np.eye(p)) @ x, g, rtol=1e-10)
+
+
+def test_fisher_of_scores_is_empirical_fisher(model):
+    X, y, theta = make_problem(model, 400, 3, 3, seed=12)
+    close(ngdx.fisher_from_scores(ngdx.scores(X, y, theta, model)),
+          ngdx.fisher(X, y, theta, model, "empirical"))
