@@ -135,3 +135,38 @@ def test_fisher_of_scores_is_empirical_fisher(model):
     X, y, theta = make_problem(model, 400, 3, 3, seed=12)
     close(ngdx.fisher_from_scores(ngdx.scores(X, y, theta, model)),
           ngdx.fisher(X, y, theta, model, "empirical"))
+
+
+@pytest.mark.parametrize("fit_intercept", [False, True])
+@pytest.mark.parametrize("weighted", [False, True])
+def test_fisher_vector_product_matches_reference(model, fit_intercept, weighted):
+    X, _, theta = make_problem(model, 700, 3, 3, seed=14, fit_intercept=True)
+    if not fit_intercept:
+        theta = theta.reshape(4, -1)[:3].ravel()
+    v = np.random.default_rng(3).normal(size=theta.size)
+    sw = np.random.default_rng(4).uniform(0, 2, size=700) if weighted else None
+    K = 3 if model == "multinomial" else 1
+    want_Fv, want_quad = ref.fisher_vector_product(X, theta, v, model, sample_weight=sw,
+                                                   fit_intercept=fit_intercept)
+    for n_threads in (1, 2):
+        out = np.empty(theta.size)
+        quad = _core.fisher_vector_product(model, X, theta, v, K, fit_intercept, sw, n_threads,
+                                           out)
+        close(out, want_Fv)
+        close(quad, want_quad)
+
+
+@pytest.mark.parametrize("fit_intercept", [False, True])
+def test_misclassification_count_matches_reference(model, fit_intercept):
+    X, y, theta = make_problem(model, 900, 3, 3, seed=15, fit_intercept=True, scale=2.0)
+    if not fit_intercept:
+        theta = theta.reshape(4, -1)[:3].ravel()
+    sw = np.random.default_rng(5).integers(0, 3, size=900).astype(float)  # zeros don't count
+    K = 3 if model == "multinomial" else 1
+    want = ref.n_misclassified(X, y, theta, model, sample_weight=sw, fit_intercept=fit_intercept)
+    if model in ("logistic", "probit", "multinomial"):
+        assert 0 < want < 900
+    for n_threads in (1, 2):
+        _, count = _core.fused_pass(model, X, y, theta, K, fit_intercept, sw, "none", False, 1,
+                                    0, n_threads, np.empty(theta.size), None)
+        assert count == want

@@ -80,7 +80,7 @@ ngdx::Problem make_problem(const Array& X, const OptArray& y, Index n_classes, b
   return pb;
 }
 
-double fused_pass(const std::string& model_name, const Array& X, const OptArray& y,
+py::tuple fused_pass(const std::string& model_name, const Array& X, const OptArray& y,
                   const Array& theta, Index n_classes, bool fit_intercept,
                   const OptArray& sample_weight, const std::string& kind, bool diagonal,
                   Index n_samples, std::uint64_t seed, int n_threads, OptArray grad_out,
@@ -104,10 +104,14 @@ double fused_pass(const std::string& model_name, const Array& X, const OptArray&
     else require_shape(*curvature_out, "curvature_out", p, p);
     req.curvature = curvature_out->mutable_data();
   }
-  // Safe to run without the GIL: every buffer above is owned by an argument that stays
-  // alive for the whole call, and nothing below touches a Python object.
-  py::gil_scoped_release release;
-  return ngdx::fused_pass(model, pb, theta.data(), req, n_threads);
+  ngdx::PassResult result;
+  {
+    // Safe to run without the GIL: every buffer above is owned by an argument that stays
+    // alive for the whole call, and nothing below touches a Python object.
+    py::gil_scoped_release release;
+    result = ngdx::fused_pass(model, pb, theta.data(), req, n_threads);
+  }
+  return py::make_tuple(result.loss, result.n_misclassified);
 }
 
 void scores(const std::string& model_name, const Array& X, const Array& y, const Array& theta,
@@ -130,6 +134,19 @@ double mean_kl(const std::string& model_name, const Array& X, const Array& theta
   require_shape(theta_q, "theta_q", pb.n_params());
   py::gil_scoped_release release;  // as in fused_pass
   return ngdx::mean_kl(model, pb, theta_p.data(), theta_q.data(), n_threads);
+}
+
+double fisher_vector_product(const std::string& model_name, const Array& X, const Array& theta,
+                             const Array& v, Index n_classes, bool fit_intercept,
+                             const OptArray& sample_weight, int n_threads, Array out) {
+  const Model model = parse_model(model_name);
+  const ngdx::Problem pb = make_problem(X, std::nullopt, n_classes, fit_intercept, sample_weight);
+  require_shape(theta, "theta", pb.n_params());
+  require_shape(v, "v", pb.n_params());
+  require_shape(out, "out", pb.n_params());
+  double* dst = out.mutable_data();
+  py::gil_scoped_release release;  // as in fused_pass
+  return ngdx::fisher_vector_product(model, pb, theta.data(), v.data(), dst, n_threads);
 }
 
 void sample_labels(const std::string& model_name, const Array& X, const Array& theta,
@@ -191,7 +208,13 @@ PYBIND11_MODULE(_core, m) {
         py::arg("fit_intercept"), py::arg("sample_weight").noconvert(), py::arg("kind"),
         py::arg("diagonal"), py::arg("n_samples"), py::arg("seed"), py::arg("n_threads"),
         py::arg("grad_out").noconvert(), py::arg("curvature_out").noconvert(),
-        "Mean NLL; fills grad_out (p,) and curvature_out ((p, p), or (p,) when diagonal).");
+        "(mean NLL, misclassified rows); fills grad_out (p,) and curvature_out ((p, p), or\n"
+        "(p,) when diagonal).");
+  m.def("fisher_vector_product", &fisher_vector_product, py::arg("model"),
+        py::arg("X").noconvert(), py::arg("theta").noconvert(), py::arg("v").noconvert(),
+        py::arg("n_classes"), py::arg("fit_intercept"), py::arg("sample_weight").noconvert(),
+        py::arg("n_threads"), py::arg("out").noconvert(),
+        "Fills out (p,) with F v (true Fisher at theta); returns v^T F v.");
   m.def("scores", &scores, py::arg("model"), py::arg("X").noconvert(), py::arg("y").noconvert(),
         py::arg("theta").noconvert(), py::arg("n_classes"), py::arg("fit_intercept"),
         py::arg("n_threads"), py::arg("out").noconvert(), "Per-sample scores into out (n, p).");

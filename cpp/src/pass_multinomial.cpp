@@ -18,6 +18,7 @@ namespace {
 
 struct MultinomialState {
   double loss = 0.0;
+  Index n_misclassified = 0;
   RowMatrix grad;             // dp x K
   Vector diag;                // p
   std::vector<Matrix> blocks; // K(K+1)/2 lower triangles, pair (k <= l) at pair_index(k, l)
@@ -32,8 +33,8 @@ inline Index pair_index(Index k, Index l, Index K) { return k * K - k * (k - 1) 
 
 }  // namespace
 
-double fused_pass_multinomial(const Problem& pb, const double* theta_ptr, const PassRequest& req,
-                              int n_threads) {
+PassResult fused_pass_multinomial(const Problem& pb, const double* theta_ptr,
+                                  const PassRequest& req, int n_threads) {
   const Index d = pb.d, dp = pb.dp(), K = pb.n_classes, p = dp * K;
   const Index n_pairs = K * (K + 1) / 2;
   const Curvature kind = req.kind;
@@ -87,6 +88,11 @@ double fused_pass_multinomial(const Problem& pb, const double* theta_ptr, const 
       const double s = pb.sample_weight ? pb.sample_weight[row] : 1.0;
       const double lse = family::Multinomial::softmax(&eta(i, 0), prob, static_cast<int>(K));
       st.loss += s * (lse - eta(i, y));
+      if (s > 0.0) {  // correct only when eta_y is the strict maximum
+        bool correct = true;
+        for (Index k = 0; k < K; ++k) correct = correct && (k == y || eta(i, k) < eta(i, y));
+        if (!correct) ++st.n_misclassified;
+      }
       for (Index k = 0; k < K; ++k) r(i, k) = prob[k] - (k == y ? 1.0 : 0.0);
       switch (kind) {
         case Curvature::fisher_true:
@@ -138,6 +144,7 @@ double fused_pass_multinomial(const Problem& pb, const double* theta_ptr, const 
   MultinomialState& total = states[0];
   for (std::size_t t = 1; t < states.size(); ++t) {
     total.loss += states[t].loss;
+    total.n_misclassified += states[t].n_misclassified;
     total.grad += states[t].grad;
     if (diag) total.diag += states[t].diag;
     if (full)
@@ -159,7 +166,7 @@ double fused_pass_multinomial(const Problem& pb, const double* theta_ptr, const 
           }
       }
   }
-  return scale * total.loss;
+  return {scale * total.loss, total.n_misclassified};
 }
 
 }  // namespace ngdx

@@ -12,6 +12,7 @@ namespace {
 /// Per-thread accumulators and scratch, allocated once per pass.
 struct ScalarState {
   double loss = 0.0;
+  Index n_misclassified = 0;
   Vector grad, diag;
   Matrix curvature;  // lower triangle
   Vector eta, r, w;
@@ -43,7 +44,7 @@ double curvature_weight(Curvature kind, double eta, double y, double r, Index ro
 }
 
 template <class F>
-double pass(const Problem& pb, const double* theta_ptr, const PassRequest& req, int n_threads) {
+PassResult pass(const Problem& pb, const double* theta_ptr, const PassRequest& req, int n_threads) {
   const Index d = pb.d, dp = pb.dp();
   const bool full = req.kind != Curvature::none && !req.diagonal;
   const bool diag = req.kind != Curvature::none && req.diagonal;
@@ -74,6 +75,7 @@ double pass(const Problem& pb, const double* theta_ptr, const PassRequest& req, 
       const double y = pb.y[i0 + i], s = pb.sample_weight ? pb.sample_weight[i0 + i] : 1.0;
       const double ri = F::dloss(eta[i], y);
       st.loss += s * F::loss(eta[i], y);
+      if (F::classifies && s > 0.0 && (eta[i] > 0.0) != (y > 0.5)) ++st.n_misclassified;
       if (req.kind != Curvature::none)
         w[i] = s * curvature_weight<F>(req.kind, eta[i], y, ri, i0 + i, req);
       r[i] = s * ri;
@@ -89,6 +91,7 @@ double pass(const Problem& pb, const double* theta_ptr, const PassRequest& req, 
   ScalarState& total = states[0];
   for (std::size_t t = 1; t < states.size(); ++t) {
     total.loss += states[t].loss;
+    total.n_misclassified += states[t].n_misclassified;
     total.grad += states[t].grad;
     if (diag) total.diag += states[t].diag;
     if (full) total.curvature += states[t].curvature;
@@ -97,13 +100,13 @@ double pass(const Problem& pb, const double* theta_ptr, const PassRequest& req, 
   if (req.grad) VectorMap(req.grad, dp) = scale * total.grad;
   if (diag) VectorMap(req.curvature, dp) = scale * total.diag;
   if (full) write_symmetric(total.curvature, scale, req.curvature);
-  return scale * total.loss;
+  return {scale * total.loss, total.n_misclassified};
 }
 
 }  // namespace
 
-double fused_pass_scalar(Model model, const Problem& pb, const double* theta,
-                         const PassRequest& req, int n_threads) {
+PassResult fused_pass_scalar(Model model, const Problem& pb, const double* theta,
+                             const PassRequest& req, int n_threads) {
   switch (model) {
     case Model::logistic: return pass<family::Logistic>(pb, theta, req, n_threads);
     case Model::probit: return pass<family::Probit>(pb, theta, req, n_threads);

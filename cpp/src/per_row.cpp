@@ -38,8 +38,8 @@ double Problem::weight_sum() const {
   return s;
 }
 
-double fused_pass(Model model, const Problem& problem, const double* theta,
-                  const PassRequest& request, int n_threads) {
+PassResult fused_pass(Model model, const Problem& problem, const double* theta,
+                      const PassRequest& request, int n_threads) {
   problem.check(model);
   require(request.kind == Curvature::none || request.curvature != nullptr,
           "a curvature buffer is needed");
@@ -196,6 +196,54 @@ void labels_multinomial(const Problem& pb, const double* theta, Index S, std::ui
       });
 }
 
+/// Per-thread state of the Fisher-vector product.
+struct FvpState {
+  RowMatrix eta, u, z;  // block rows x K: predictor, X v, and W (X v) scaled by weights
+  RowMatrix out;        // dp x K
+  Vector prob;
+  double quad = 0.0;
+};
+
+template <class RowWeights>
+double fvp_generic(const Problem& pb, const double* theta, const double* v, double* out,
+                   int n_threads, RowWeights row_weights) {
+  const Index d = pb.d, K = pb.n_classes, dp = pb.dp();
+  const Predictor predict{pb, theta}, project{pb, v};
+  auto states = for_each_block<FvpState>(
+      pb.n, n_threads,
+      [&] {
+        FvpState st;
+        st.out = RowMatrix::Zero(dp, K);
+        st.prob.resize(K);
+        return st;
+      },
+      [&](FvpState& st, Index i0, Index m) {
+        predict(i0, m, st.eta);
+        project(i0, m, st.u);
+        st.z.resize(m, K);
+        for (Index i = 0; i < m; ++i) {
+          const double s = pb.sample_weight ? pb.sample_weight[i0 + i] : 1.0;
+          row_weights(&st.eta(i, 0), &st.u(i, 0), &st.z(i, 0), st.prob.data());  // z = W u
+          double q = 0.0;
+          for (Index k = 0; k < K; ++k) {
+            q += st.u(i, k) * st.z(i, k);
+            st.z(i, k) *= s;
+          }
+          st.quad += s * q;
+        }
+        st.out.topRows(d).noalias() +=
+            ConstRowMatrixMap(pb.X + i0 * d, m, d).transpose() * st.z;
+        if (pb.fit_intercept) st.out.row(d) += st.z.colwise().sum();
+      });
+  for (std::size_t t = 1; t < states.size(); ++t) {
+    states[0].out += states[t].out;
+    states[0].quad += states[t].quad;
+  }
+  const double scale = 1.0 / pb.weight_sum();
+  RowMatrixMap(out, dp, K) = scale * states[0].out;
+  return scale * states[0].quad;
+}
+
 /// Calls fn.template operator()<Family>() for a one-output model.
 template <class Fn>
 auto dispatch_scalar(Model model, Fn&& fn) {
@@ -226,6 +274,28 @@ double mean_kl(Model model, const Problem& pb, const double* tp, const double* t
   if (model == Model::multinomial) return kl_multinomial(pb, tp, tq, n_threads);
   return dispatch_scalar(model,
                          [&](auto f) { return kl_scalar<decltype(f)>(pb, tp, tq, n_threads); });
+}
+
+double fisher_vector_product(Model model, const Problem& pb, const double* theta,
+                             const double* v, double* out, int n_threads) {
+  pb.check(model, false);
+  if (model == Model::multinomial) {
+    const int K = static_cast<int>(pb.n_classes);
+    return fvp_generic(pb, theta, v, out, n_threads,
+                       [K](const double* eta, const double* u, double* z, double* prob) {
+                         family::Multinomial::softmax(eta, prob, K);  // W = diag(p) - p p^T
+                         double pu = 0.0;
+                         for (int k = 0; k < K; ++k) pu += prob[k] * u[k];
+                         for (int k = 0; k < K; ++k) z[k] = prob[k] * (u[k] - pu);
+                       });
+  }
+  return dispatch_scalar(model, [&](auto f) {
+    using F = decltype(f);
+    return fvp_generic(pb, theta, v, out, n_threads,
+                       [](const double* eta, const double* u, double* z, double*) {
+                         z[0] = F::fisher_w(eta[0]) * u[0];
+                       });
+  });
 }
 
 void sample_labels(Model model, const Problem& pb, const double* theta, Index S,

@@ -36,9 +36,9 @@ def fused(X, y, theta, model="logistic", kind="none", *, diagonal=False, n_sampl
     curvature = None
     if kind != "none":
         curvature = np.empty(p) if diagonal else np.empty((p, p))
-    loss = _core.fused_pass(model, X, y, theta, K, bool(fit_intercept), sample_weight, kind,
-                            bool(diagonal), int(n_samples), int(seed), resolve(n_threads), grad,
-                            curvature)
+    loss, _ = _core.fused_pass(model, X, y, theta, K, bool(fit_intercept), sample_weight, kind,
+                               bool(diagonal), int(n_samples), int(seed), resolve(n_threads),
+                               grad, curvature)
     return loss, grad, curvature
 
 

@@ -301,3 +301,30 @@ def sample_labels(X, theta, model, n_samples, seed, fit_intercept=False):
     if model == "probit":
         return (u[:, :, 0] < _special().ndtr(e)).astype(float)
     return e + np.sqrt(-2.0 * np.log1p(-u[:, :, 0])) * np.cos(2.0 * np.pi * u[:, :, 1])
+
+
+# --------------------------------------------------------------------------- fit support
+def fisher_vector_product(X, theta, v, model, *, sample_weight=None, fit_intercept=False):
+    """(F v, v^T F v) with F the (weighted) true Fisher at theta."""
+    F = curvature(X, None, theta, model, "true", sample_weight=sample_weight,
+                  fit_intercept=fit_intercept)
+    Fv = F @ v
+    return Fv, float(v @ Fv)
+
+
+def n_misclassified(X, y, theta, model, *, sample_weight=None, fit_intercept=False):
+    """Rows of positive weight whose most probable class is not y (ties are errors);
+    0 for models without classes."""
+    if model not in ("logistic", "probit", "multinomial"):
+        return 0
+    eta = linear_predictor(X, theta, fit_intercept)
+    if model == "multinomial":
+        yi = y.astype(int)
+        eta_y = eta[np.arange(len(y)), yi]
+        others = eta.copy()
+        others[np.arange(len(y)), yi] = -np.inf
+        wrong = others.max(axis=1) >= eta_y
+    else:
+        wrong = (eta[:, 0] > 0) != (y == 1)
+    s = _weights(X.shape[0], sample_weight)
+    return int((wrong & (s > 0)).sum())

@@ -8,6 +8,7 @@
 //   hessian_w(eta, y) = d2 loss / d eta2
 //   sample(eta, s)    = a label drawn from p(. | eta) with the uniforms of stream s
 //   kl(eta_p, eta_q)  = KL(p(. | eta_p) || p(. | eta_q))
+//   classifies        = whether the label is a class (then eta > 0 predicts y = 1)
 #pragma once
 
 #include <cmath>
@@ -35,6 +36,7 @@ inline double bernoulli_kl(double log_p1, double log_p0, double log_q1, double l
 
 /// Bernoulli with logit link; y in {0, 1}.
 struct Logistic {
+  static constexpr bool classifies = true;
   static double loss(double eta, double y) {
     return y > 0.5 ? special::softplus(-eta) : special::softplus(eta);
   }
@@ -55,6 +57,7 @@ struct Logistic {
 
 /// Bernoulli with probit link Phi; y in {0, 1}.
 struct Probit {
+  static constexpr bool classifies = true;
   static double loss(double eta, double y) {
     return y > 0.5 ? -special::log_ndtr(eta) : -special::log_ndtr(-eta);
   }
@@ -78,6 +81,7 @@ struct Probit {
 
 /// Poisson with log link; y >= 0 (log y! included through lgamma(y + 1)).
 struct Poisson {
+  static constexpr bool classifies = false;
   static double loss(double eta, double y) {
     return std::exp(eta) - y * eta + special::lgamma_threadsafe(y + 1.0);
   }
@@ -122,6 +126,7 @@ struct Poisson {
 
 /// Normal with identity link and unit variance (0.5 log 2 pi included).
 struct Gaussian {
+  static constexpr bool classifies = false;
   static double loss(double eta, double y) {
     const double r = eta - y;
     return 0.5 * r * r + 0.5 * special::kLog2Pi;

@@ -41,14 +41,23 @@ struct PassRequest {
   std::uint64_t seed = 0;
 };
 
-/// Returns the (weighted) mean negative log-likelihood; fills request's buffers.
-double fused_pass(Model model, const Problem& problem, const double* theta,
-                  const PassRequest& request, int n_threads);
+/// What a pass returns besides the buffers it fills.
+struct PassResult {
+  double loss = 0.0;  ///< (weighted) mean negative log-likelihood
+  /// Rows of positive weight whose most probable class is not their label (logistic,
+  /// probit, multinomial; ties count as errors); 0 for the other models. Zero means the
+  /// classes are separated by the current linear predictor.
+  Index n_misclassified = 0;
+};
+
+/// Fills request's buffers and returns the loss and the misclassification count.
+PassResult fused_pass(Model model, const Problem& problem, const double* theta,
+                      const PassRequest& request, int n_threads);
 
 // One entry point per family group, so each compiles in its own translation unit.
-double fused_pass_scalar(Model model, const Problem& problem, const double* theta,
-                         const PassRequest& request, int n_threads);
-double fused_pass_multinomial(const Problem& problem, const double* theta,
-                              const PassRequest& request, int n_threads);
+PassResult fused_pass_scalar(Model model, const Problem& problem, const double* theta,
+                             const PassRequest& request, int n_threads);
+PassResult fused_pass_multinomial(const Problem& problem, const double* theta,
+                                  const PassRequest& request, int n_threads);
 
 }  // namespace ngdx
