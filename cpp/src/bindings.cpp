@@ -125,6 +125,17 @@ void scores(const std::string& model_name, const Array& X, const Array& y, const
   ngdx::scores(model, pb, theta.data(), dst, n_threads);
 }
 
+void predict_mean(const std::string& model_name, const Array& X, const Array& theta,
+                  Index n_classes, bool fit_intercept, int n_threads, Array out) {
+  const Model model = parse_model(model_name);
+  const ngdx::Problem pb = make_problem(X, std::nullopt, n_classes, fit_intercept, std::nullopt);
+  require_shape(theta, "theta", pb.n_params());
+  require_shape(out, "out", pb.n, n_classes);
+  double* dst = out.mutable_data();
+  py::gil_scoped_release release;  // as in fused_pass
+  ngdx::predict_mean(model, pb, theta.data(), dst, n_threads);
+}
+
 double mean_kl(const std::string& model_name, const Array& X, const Array& theta_p,
                const Array& theta_q, Index n_classes, bool fit_intercept,
                const OptArray& sample_weight, int n_threads) {
@@ -218,6 +229,10 @@ PYBIND11_MODULE(_core, m) {
   m.def("scores", &scores, py::arg("model"), py::arg("X").noconvert(), py::arg("y").noconvert(),
         py::arg("theta").noconvert(), py::arg("n_classes"), py::arg("fit_intercept"),
         py::arg("n_threads"), py::arg("out").noconvert(), "Per-sample scores into out (n, p).");
+  m.def("predict_mean", &predict_mean, py::arg("model"), py::arg("X").noconvert(),
+        py::arg("theta").noconvert(), py::arg("n_classes"), py::arg("fit_intercept"),
+        py::arg("n_threads"), py::arg("out").noconvert(),
+        "The model's mean at each row, into out (n, n_classes).");
   m.def("mean_kl", &mean_kl, py::arg("model"), py::arg("X").noconvert(),
         py::arg("theta_p").noconvert(), py::arg("theta_q").noconvert(), py::arg("n_classes"),
         py::arg("fit_intercept"), py::arg("sample_weight").noconvert(), py::arg("n_threads"),

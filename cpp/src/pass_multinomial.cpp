@@ -86,20 +86,28 @@ PassResult fused_pass_multinomial(const Problem& pb, const double* theta_ptr,
       const Index row = i0 + i;
       const Index y = static_cast<Index>(pb.y[row]);
       const double s = pb.sample_weight ? pb.sample_weight[row] : 1.0;
-      const double lse = family::Multinomial::softmax(&eta(i, 0), prob, static_cast<int>(K));
-      st.loss += s * (lse - eta(i, y));
+      st.loss += s * family::Multinomial::nll(&eta(i, 0), static_cast<int>(y), prob,
+                                              static_cast<int>(K));
       if (s > 0.0) {  // correct only when eta_y is the strict maximum
         bool correct = true;
         for (Index k = 0; k < K; ++k) correct = correct && (k == y || eta(i, k) < eta(i, y));
         if (!correct) ++st.n_misclassified;
       }
-      for (Index k = 0; k < K; ++k) r(i, k) = prob[k] - (k == y ? 1.0 : 0.0);
+      family::Multinomial::residual(prob, static_cast<int>(y), &r(i, 0), static_cast<int>(K));
       switch (kind) {
         case Curvature::fisher_true:
-        case Curvature::hessian: {  // diag(prob) - prob prob^T
-          add_outer(st, i, prob, -s);
+        case Curvature::hessian: {  // diag(prob) - prob prob^T, diagonal as prob (1 - prob)
           double* wi = st.w.row(i).data();
-          for (Index k = 0; k < K; ++k) wi[full ? pair_index(k, k, K) : k] += s * prob[k];
+          for (Index k = 0; k < K; ++k) {
+            const double c = family::Multinomial::complement(prob, static_cast<int>(k),
+                                                             static_cast<int>(K));
+            if (full) {
+              wi[pair_index(k, k, K)] += s * prob[k] * c;
+              for (Index l = k + 1; l < K; ++l) wi[pair_index(k, l, K)] -= s * prob[k] * prob[l];
+            } else {
+              wi[k] += s * prob[k] * c;
+            }
+          }
           break;
         }
         case Curvature::empirical: add_outer(st, i, &r(i, 0), s); break;
@@ -110,7 +118,7 @@ PassResult fused_pass_multinomial(const Problem& pb, const double* theta_ptr,
                                      static_cast<std::uint64_t>(req.n_samples),
                                      static_cast<std::uint64_t>(smp));
             const int ys = family::Multinomial::sample(prob, static_cast<int>(K), stream);
-            for (Index k = 0; k < K; ++k) st.rs[k] = prob[k] - (k == ys ? 1.0 : 0.0);
+            family::Multinomial::residual(prob, ys, st.rs.data(), static_cast<int>(K));
             add_outer(st, i, st.rs.data(), share);
           }
           break;

@@ -87,22 +87,23 @@ void scores_multinomial(const Problem& pb, const double* theta, double* out, int
   const Predictor predict{pb, theta};
   struct State {
     RowMatrix eta;
-    Vector prob;
+    Vector prob, r;
   };
   for_each_block<State>(
-      pb.n, n_threads, [&] { return State{RowMatrix(), Vector(K)}; },
+      pb.n, n_threads, [&] { return State{RowMatrix(), Vector(K), Vector(K)}; },
       [&](State& st, Index i0, Index m) {
         predict(i0, m, st.eta);
         for (Index i = 0; i < m; ++i) {
           const Index y = static_cast<Index>(pb.y[i0 + i]);
           family::Multinomial::softmax(&st.eta(i, 0), st.prob.data(), static_cast<int>(K));
-          st.prob[y] -= 1.0;  // r = prob - e_y
+          family::Multinomial::residual(st.prob.data(), static_cast<int>(y), st.r.data(),
+                                        static_cast<int>(K));
           const double* x = pb.X + (i0 + i) * d;
           double* s = out + (i0 + i) * p;
           for (Index j = 0; j < d; ++j)
-            for (Index k = 0; k < K; ++k) s[j * K + k] = -x[j] * st.prob[k];
+            for (Index k = 0; k < K; ++k) s[j * K + k] = -x[j] * st.r[k];
           if (pb.fit_intercept)
-            for (Index k = 0; k < K; ++k) s[d * K + k] = -st.prob[k];
+            for (Index k = 0; k < K; ++k) s[d * K + k] = -st.r[k];
         }
       });
 }
@@ -264,6 +265,31 @@ void scores(Model model, const Problem& pb, const double* theta, double* out, in
   if (model == Model::multinomial) return scores_multinomial(pb, theta, out, n_threads);
   dispatch_scalar(model, [&](auto f) {
     scores_scalar<decltype(f)>(pb, theta, out, n_threads);
+    return 0;
+  });
+}
+
+void predict_mean(Model model, const Problem& pb, const double* theta, double* out,
+                  int n_threads) {
+  pb.check(model, false);
+  const Index K = pb.n_classes;
+  const Predictor predict{pb, theta};
+  auto fill = [&](auto per_row) {
+    for_each_block<RowMatrix>(pb.n, n_threads, [] { return RowMatrix(); },
+                              [&](RowMatrix& eta, Index i0, Index m) {
+                                predict(i0, m, eta);
+                                for (Index i = 0; i < m; ++i) per_row(&eta(i, 0), out + (i0 + i) * K);
+                              });
+  };
+  if (model == Model::multinomial) {
+    fill([K](const double* eta, double* mu) {
+      family::Multinomial::softmax(eta, mu, static_cast<int>(K));
+    });
+    return;
+  }
+  dispatch_scalar(model, [&](auto f) {
+    using F = decltype(f);
+    fill([](const double* eta, double* mu) { mu[0] = F::mean(eta[0]); });
     return 0;
   });
 }

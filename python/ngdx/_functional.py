@@ -173,7 +173,7 @@ def fisher(X, y, theta, model="logistic", kind="true", *, diagonal=False, n_samp
     kind = check_choice(kind, "kind", FISHER_KINDS)
     model, X, y, theta, n_classes = as_problem(X, y, theta, model, y_required=kind == "empirical")
     n_samples = check_positive_int(n_samples, "n_samples")
-    seed = resolve_seed(seed) if kind == "mc" else 0
+    seed = resolve_seed(seed) if kind == "mc" or seed is not None else 0
     if y is None:  # true and mc Fishers do not read the labels
         y = np.zeros(X.shape[0])
     return fused(X, y, theta.ravel(), model, kind, diagonal=diagonal, n_samples=n_samples,

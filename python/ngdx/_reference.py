@@ -62,8 +62,13 @@ def linear_predictor(X, theta, fit_intercept=False):
 
 
 def log_softmax(eta):
-    m = eta.max(axis=1, keepdims=True)
-    return eta - m - np.log(np.exp(eta - m).sum(axis=1, keepdims=True))
+    """eta - logsumexp(eta) by rows, with logsumexp = m + log1p(sum of the non-maximal
+    exp(eta_k - m)) so that log-probabilities near 0 keep their digits."""
+    top = eta.argmax(axis=1)
+    m = eta[np.arange(len(eta)), top][:, None]
+    e = np.exp(eta - m)
+    e[np.arange(len(eta)), top] = 0.0
+    return eta - m - np.log1p(e.sum(axis=1, keepdims=True))
 
 
 def inv_mills(x):
@@ -92,7 +97,13 @@ def row_loss(model, eta, y):
 def row_dloss(model, eta, y):
     """r_i = d(-log p(y_i | eta_i))/d eta_i, shape (n, K)."""
     if model == "multinomial":
-        return np.exp(log_softmax(eta)) - np.eye(eta.shape[1])[y.astype(int)]
+        # prob - e_y, with r_y = -(sum of the other probabilities) to avoid prob_y - 1
+        prob = np.exp(log_softmax(eta))
+        rows, yi = np.arange(len(y)), y.astype(int)
+        r = prob.copy()
+        r[rows, yi] = 0.0
+        r[rows, yi] = -r.sum(axis=1)
+        return r
     e = eta[:, 0]
     if model == "logistic":
         r = _special().expit(e) - y
@@ -108,8 +119,17 @@ def row_dloss(model, eta, y):
 def row_fisher(model, eta):
     """W_i = E_y[r r^T], shape (n, K, K)."""
     if model == "multinomial":
+        # diag(mu) - mu mu^T, its diagonal as mu (1 - mu) with 1 - mu the sum of the others
         mu = np.exp(log_softmax(eta))
-        return np.einsum("ik,kl->ikl", mu, np.eye(mu.shape[1])) - np.einsum("ik,il->ikl", mu, mu)
+        W = -np.einsum("ik,il->ikl", mu, mu)
+        complement = np.where(mu <= 0.5, 1.0 - mu, mu.sum(axis=1, keepdims=True) - mu)
+        big = mu > 0.5
+        if big.any():  # sum of the others, without the cancellation of 1 - mu
+            others = np.where(big, 0.0, mu).sum(axis=1, keepdims=True)
+            complement = np.where(big, others, 1.0 - mu)
+        idx = np.arange(mu.shape[1])
+        W[:, idx, idx] = mu * complement
+        return W
     e = eta[:, 0]
     if model == "logistic":
         w = _special().expit(e) * _special().expit(-e)

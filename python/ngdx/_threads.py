@@ -7,6 +7,8 @@ import numbers
 from . import _core
 
 _default_threads = max(1, int(_core.max_threads()))
+#: More threads than this is a mistake, not a setting (each gets its own p x p accumulator).
+MAX_THREADS = 1024
 
 
 def set_num_threads(n_threads: int) -> None:
@@ -44,6 +46,8 @@ def resolve(n_threads) -> int:
     """The thread count for one call: ``n_threads``, or the default when None."""
     if n_threads is None:
         return _default_threads
-    if isinstance(n_threads, bool) or not isinstance(n_threads, numbers.Integral) or n_threads < 1:
-        raise ValueError(f"n_threads must be a positive integer or None, got {n_threads!r}")
+    if (isinstance(n_threads, bool) or not isinstance(n_threads, numbers.Integral)
+            or not 1 <= n_threads <= MAX_THREADS):
+        raise ValueError(f"n_threads must be an integer in [1, {MAX_THREADS}] or None, "
+                         f"got {n_threads!r}")
     return int(n_threads)

@@ -18,12 +18,9 @@ from ._models import check_labels, check_model
 def as_float_array(a, name: str, ndim: int) -> np.ndarray:
     """``a`` as a C-contiguous float64 array of ``ndim`` dimensions with finite values."""
     arr = np.asarray(a)
-    if arr.dtype == object or not (
-        np.issubdtype(arr.dtype, np.number) or np.issubdtype(arr.dtype, np.bool_)
-    ):
-        raise ValueError(f"{name} must hold real numbers, got dtype {arr.dtype}")
-    if np.issubdtype(arr.dtype, np.complexfloating):
-        raise ValueError(f"{name} must hold real numbers, got dtype {arr.dtype}")
+    if arr.dtype.kind not in "biuf":  # bool, signed and unsigned integers, floats
+        raise ValueError(f"{name} must hold real numbers (bool, integer or float dtype), "
+                         f"got dtype {arr.dtype}")
     if arr.ndim != ndim:
         raise ValueError(f"{name} must be {ndim}-D, got shape {arr.shape}")
     arr = np.ascontiguousarray(arr, dtype=np.float64)

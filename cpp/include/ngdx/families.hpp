@@ -148,14 +148,52 @@ struct Gaussian {
 
 /// Softmax over K classes: helpers on one row's eta (length K).
 struct Multinomial {
-  /// log-sum-exp of eta[0..K), and prob[k] = softmax(eta)[k].
+  /// log-sum-exp of eta[0..K), and prob[k] = softmax(eta)[k]. With m = max eta,
+  /// lse = m + log1p(sum over k != argmax of exp(eta_k - m)): log1p keeps the digits
+  /// of lse - eta_y when y is the likely class and the loss is tiny.
   static double softmax(const double* eta, double* prob, int K) {
-    double m = eta[0];
-    for (int k = 1; k < K; ++k) m = eta[k] > m ? eta[k] : m;
-    double s = 0.0;
-    for (int k = 0; k < K; ++k) s += (prob[k] = std::exp(eta[k] - m));
-    for (int k = 0; k < K; ++k) prob[k] /= s;
-    return m + std::log(s);
+    int top = 0;
+    for (int k = 1; k < K; ++k) top = eta[k] > eta[top] ? k : top;
+    const double m = eta[top];
+    double rest = 0.0;
+    for (int k = 0; k < K; ++k) {
+      prob[k] = std::exp(eta[k] - m);
+      if (k != top) rest += prob[k];
+    }
+    for (int k = 0; k < K; ++k) prob[k] /= 1.0 + rest;
+    return m + std::log1p(rest);
+  }
+  /// -log softmax(eta)[y] = lse - eta_y, accurate when it is tiny; fills prob.
+  static double nll(const double* eta, int y, double* prob, int K) {
+    int top = 0;
+    for (int k = 1; k < K; ++k) top = eta[k] > eta[top] ? k : top;
+    const double m = eta[top];
+    double rest = 0.0;
+    for (int k = 0; k < K; ++k) {
+      prob[k] = std::exp(eta[k] - m);
+      if (k != top) rest += prob[k];
+    }
+    for (int k = 0; k < K; ++k) prob[k] /= 1.0 + rest;
+    return (m - eta[y]) + std::log1p(rest);
+  }
+  /// r = prob - e_y, with r_y = -(sum of the other probabilities): no cancellation in
+  /// prob_y - 1 when y is the likely class.
+  static void residual(const double* prob, int y, double* r, int K) {
+    double others = 0.0;
+    for (int k = 0; k < K; ++k) {
+      r[k] = prob[k];
+      if (k != y) others += prob[k];
+    }
+    r[y] = -others;
+  }
+  /// 1 - prob[k], as the sum of the other probabilities for a class above 1/2 (where
+  /// 1 - prob[k] would cancel); the diagonal of diag(prob) - prob prob^T is prob * this.
+  static double complement(const double* prob, int k, int K) {
+    if (prob[k] <= 0.5) return 1.0 - prob[k];
+    double others = 0.0;
+    for (int j = 0; j < K; ++j)
+      if (j != k) others += prob[j];
+    return others;
   }
   /// Smallest k with u < prob[0] + ... + prob[k].
   static int sample(const double* prob, int K, const rng::Stream& s) {

@@ -10,6 +10,11 @@ namespace ngdx {
 /// i.e. -x_i kron r_i (unweighted).
 void scores(Model model, const Problem& problem, const double* theta, double* out, int n_threads);
 
+/// out (n x K, row-major): the model's mean at each row (probability of y = 1, rate,
+/// mean, or the K class probabilities).
+void predict_mean(Model model, const Problem& problem, const double* theta, double* out,
+                  int n_threads);
+
 /// (Weighted) mean over rows of KL(p(. | x_i, theta_p) || p(. | x_i, theta_q)).
 double mean_kl(Model model, const Problem& problem, const double* theta_p, const double* theta_q,
                int n_threads);
