@@ -19,17 +19,22 @@ Glossary (the same words in C++, Python, docs and tests):
     threads of one compiled call; :func:`set_num_threads` sets the default.
 """
 
+from ._fit import fit
 from ._functional import fisher, grad, hessian, kl, loss, scores
 from ._linalg import fisher_from_scores, natural_gradient
 from ._models import MODELS
+from ._result import ConvergenceWarning, FitResult
 from ._threads import get_num_threads, set_num_threads
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "ConvergenceWarning",
+    "FitResult",
     "MODELS",
     "fisher",
     "fisher_from_scores",
+    "fit",
     "get_num_threads",
     "grad",
     "hessian",

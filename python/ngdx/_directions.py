@@ -1,0 +1,81 @@
+"""Search directions: each method's preconditioner, damped and solved.
+
+Every function returns ``(step, quad)`` where ``step`` solves M_damped step = grad (the
+caller moves along -step) and ``quad(v) = v^T M v`` is the *undamped* quadratic form of
+the method's curvature M, which the adaptive damping rule needs; or ``(None, None)``
+when M + damping is not positive definite.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from . import _core
+
+
+def identity(grad):
+    """Gradient descent: M = I."""
+    return grad.copy(), lambda v: float(v @ v)
+
+
+def full(curvature, grad, damping, null_rows=None, n_classes=1):
+    """Solve (C + damping I) step = grad by Cholesky.
+
+    ``null_rows``: for the multinomial model, the parameter rows j along which the
+    objective is flat (every direction e_j kron 1 is in the null space of C: the softmax's
+    free shift). C + c/K (1 1^T) on those rows is positive definite and, since grad is
+    orthogonal to the null space, gives the same step: the singular direction is removed
+    by construction instead of being left to the damping. Modifies ``curvature`` in place.
+    """
+    if null_rows is not None and len(null_rows):
+        K = n_classes
+        scale = max(float(np.trace(curvature)) / curvature.shape[0], 1e-300)
+        for j in null_rows:
+            block = slice(j * K, (j + 1) * K)
+            curvature[block, block] += scale / K
+    step = np.empty_like(grad)
+    if not _core.damped_cholesky_solve(curvature, grad, float(damping), step):
+        return None, None
+    return step, lambda v: float(v @ (curvature @ v))
+
+
+def diagonal(curvature_diag, grad, damping):
+    """Solve (diag(c) + damping) step = grad elementwise."""
+    denom = curvature_diag + damping
+    if not (denom > 1e-300 * max(float(np.abs(curvature_diag).max()), 1.0)).all():
+        return None, None
+    return grad / denom, lambda v: float(v @ (curvature_diag * v))
+
+
+def kfac(A, G, grad, damping, l2, n_classes):
+    """Kronecker-factored natural gradient for the multinomial model.
+
+    F ~ A kron G (A = mean x x^T over inputs with the intercept's 1, G = mean of the
+    per-row output Fisher diag(mu) - mu mu^T). With factored Tikhonov damping
+    (Martens & Grosse 2015, sec. 6.3) gamma = damping + l2,
+    pi = sqrt((tr A / dim A) / (tr G / K)), the system is
+    (A + pi sqrt(gamma) I) kron (G + sqrt(gamma)/pi I) step = grad, i.e.
+    step = (A + pi sqrt(gamma) I)^-1 Grad (G + sqrt(gamma)/pi I)^-1 in matrix form. G is
+    singular along 1 (the softmax's free shift): 1 1^T / K is added to it, which changes
+    nothing for gradients orthogonal to that direction.
+    """
+    K = n_classes
+    gamma = float(damping) + float(l2)
+    trA, trG = float(np.trace(A)) / A.shape[0], float(np.trace(G)) / K
+    pi = np.sqrt(trA / trG) if trA > 0 and trG > 0 else 1.0
+    A_d = A + pi * np.sqrt(gamma) * np.eye(A.shape[0])
+    G_d = G + (np.sqrt(gamma) / pi) * np.eye(K) + np.full((K, K), max(trG, 1e-300) / K)
+    try:
+        left = np.linalg.cholesky(A_d)
+        right = np.linalg.cholesky(G_d)
+    except np.linalg.LinAlgError:
+        return None, None
+    Gm = grad.reshape(-1, K)
+    step = np.linalg.solve(left.T, np.linalg.solve(left, Gm))          # A_d^-1 Grad
+    step = np.linalg.solve(right.T, np.linalg.solve(right, step.T)).T  # ... G_d^-1
+
+    def quad(v):
+        V = v.reshape(-1, K)
+        return float(np.sum((A @ V) * (V @ G)))
+
+    return step.ravel(), quad

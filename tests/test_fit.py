@@ -1,0 +1,403 @@
+"""The contract of ngdx.fit: methods, steps, damping, convergence, failure paths, results."""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pytest
+
+import ngdx
+from ngdx import ConvergenceWarning
+
+from conftest import ALL_MODELS
+
+
+def data(model, n=400, d=4, K=3, seed=0):
+    """Well-posed data drawn from the model (an intercept of 0.3)."""
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(n, d))
+    X[:, 1] += 0.8 * X[:, 0]  # correlated features
+    if model == "multinomial":
+        eta = X @ rng.normal(scale=0.5, size=(d, K)) + 0.3
+        p = np.exp(eta - eta.max(1, keepdims=True))
+        p /= p.sum(1, keepdims=True)
+        y = (rng.random((n, 1)) > p.cumsum(1)).sum(1).astype(float)
+        return X, y
+    eta = X @ rng.normal(scale=0.5, size=d) + 0.3
+    if model in ("logistic", "probit"):
+        return X, (rng.random(n) < 1 / (1 + np.exp(-eta))).astype(float)
+    if model == "poisson":
+        return X, rng.poisson(np.exp(eta)).astype(float)
+    return X, eta + rng.normal(size=n)
+
+
+def objective(res, X, y, model, l2=0.0):
+    theta = res.coef
+    b = res.intercept
+    X1 = np.hstack([X, np.ones((len(X), 1))])
+    full = np.vstack([np.reshape(theta, (X.shape[1], -1)), np.reshape(b, (1, -1))])
+    full = full if model == "multinomial" else full[:, 0]
+    return ngdx.loss(X1, y, full, model) + 0.5 * l2 * np.sum(np.square(theta))
+
+
+# ------------------------------------------------------------------ optimum
+@pytest.mark.parametrize("model,method", [
+    (m, method) for m in ALL_MODELS for method in ("gd", "ngd", "diag", "newton", "kfac")
+    if method != "kfac" or m == "multinomial"])  # kfac's error for others: tested below
+def test_every_method_reaches_the_same_optimum(model, method):
+    X, y = data(model, n=300, d=3)
+    l2 = 1e-2
+    ref = ngdx.fit(X, y, model, "newton", l2=l2, tol=1e-12)
+    res = ngdx.fit(X, y, model, method, l2=l2, tol=1e-9, max_iter=20000,
+                   step="armijo" if method in ("gd", "diag") else "fixed")
+    assert ref.converged and res.converged, res.message
+    np.testing.assert_allclose(res.coef, ref.coef, atol=1e-6)
+    np.testing.assert_allclose(res.intercept, ref.intercept, atol=1e-6)
+
+
+@pytest.mark.parametrize("fisher", ["true", "empirical", "mc"])
+def test_ngd_with_each_fisher_reaches_the_optimum(model, fisher):
+    X, y = data(model, n=300, d=3)
+    ref = ngdx.fit(X, y, model, "newton", tol=1e-12)
+    res = ngdx.fit(X, y, model, "ngd", fisher=fisher, n_samples=4, seed=0, tol=1e-9,
+                   max_iter=500)
+    assert res.converged, res.message
+    np.testing.assert_allclose(res.coef, ref.coef, atol=1e-6)
+
+
+def test_default_ngd_converges_quickly_without_tuning(model):
+    X, y = data(model, n=2000, d=6)
+    res = ngdx.fit(X, y, model)
+    assert res.converged and res.n_iter <= 25, (res.n_iter, res.message)
+    assert res.history["grad_norm"][-1] <= 1e-8
+
+
+def test_probit_newton_differs_from_fisher_scoring_but_reaches_the_same_point():
+    X, y = data("probit")
+    a = ngdx.fit(X, y, "probit", "newton", damping=0.0)
+    b = ngdx.fit(X, y, "probit", "ngd", damping=0.0)
+    assert not np.allclose(a.history["loss"][1], b.history["loss"][1], rtol=1e-8, atol=0)
+    np.testing.assert_allclose(a.coef, b.coef, atol=1e-7)
+
+
+@pytest.mark.parametrize("model", ["logistic", "poisson", "gaussian", "multinomial"])
+def test_canonical_newton_equals_fisher_scoring(model):
+    X, y = data(model)
+    a = ngdx.fit(X, y, model, "newton", damping=0.0, tol=0, max_iter=4)
+    b = ngdx.fit(X, y, model, "ngd", damping=0.0, tol=0, max_iter=4)
+    np.testing.assert_allclose(a.history["loss"], b.history["loss"], rtol=1e-13)
+
+
+# ------------------------------------------------------------------ objective
+def test_sample_weight_two_equals_the_row_twice(model):
+    X, y = data(model, n=200)
+    w = np.ones(200)
+    w[:50] = 2.0
+    a = ngdx.fit(X, y, model, sample_weight=w, l2=0.01, tol=1e-11)
+    b = ngdx.fit(np.vstack([X, X[:50]]), np.concatenate([y, y[:50]]), model, l2=0.01, tol=1e-11)
+    np.testing.assert_allclose(a.coef, b.coef, atol=1e-8)
+    np.testing.assert_allclose(a.intercept, b.intercept, atol=1e-8)
+    np.testing.assert_allclose(a.history["loss"][-1], b.history["loss"][-1], rtol=1e-12)
+
+
+def test_intercept_is_not_penalized():
+    X, y = data("gaussian")
+    y = y + 50.0
+    res = ngdx.fit(X, y, "gaussian", l2=100.0)
+    np.testing.assert_allclose(res.coef, 0.0, atol=0.05)  # shrunk
+    assert abs(res.intercept - y.mean()) < 0.1  # free
+
+
+def test_loss_history_is_the_penalized_objective(model):
+    X, y = data(model)
+    res = ngdx.fit(X, y, model, l2=0.05)
+    assert np.isclose(res.history["loss"][-1], objective(res, X, y, model, 0.05), rtol=1e-12)
+
+
+def test_multinomial_shift_is_removed():
+    X, y = data("multinomial", K=4)
+    for l2 in (0.0, 0.1):
+        res = ngdx.fit(X, y, "multinomial", l2=l2)
+        assert abs(res.intercept.sum()) < 1e-12
+        if l2 == 0.0:
+            np.testing.assert_allclose(res.coef.sum(axis=1), 0.0, atol=1e-12)
+        assert res.converged and res.n_cholesky_failures == 0
+
+
+def test_fit_intercept_false_fits_through_the_origin(model):
+    X, y = data(model)
+    res = ngdx.fit(X, y, model, fit_intercept=False)
+    assert np.all(np.asarray(res.intercept) == 0.0)
+    theta = res.coef
+    assert np.abs(ngdx.grad(X, y, theta, model)).max() <= 1e-8
+
+
+# ------------------------------------------------------------------ steps and damping
+def test_armijo_never_increases_the_objective(model):
+    X, y = data(model)
+    for method in ("gd", "ngd", "diag"):
+        res = ngdx.fit(X, y, model, method, step="armijo", lr=5.0, damping=0.0,
+                       max_iter=5000, tol=1e-9)
+        loss = res.history["loss"]
+        # never increases (beyond the rounding of f itself, once steps are that small)
+        assert np.all(np.diff(loss) <= 8 * np.finfo(float).eps * loss[:-1]), method
+        assert res.converged, method
+
+
+def test_kl_step_never_exceeds_max_kl(model):
+    X, y = data(model)
+    for method in ("gd", "ngd", "diag"):
+        res = ngdx.fit(X, y, model, method, step="kl", max_kl=1e-3, max_iter=3000, tol=1e-8,
+                       coef_init=np.full((4, 3) if model == "multinomial" else 4, 0.5))
+        kl = res.history["kl"][1:]
+        assert kl.max() <= 1e-3 * (1 + 1e-9)
+        assert kl.max() >= 0.5e-3  # the trust region was active
+        assert res.converged, (method, res.message)
+
+
+def test_recorded_kl_is_the_kl_of_the_step_taken():
+    # history["kl"] is 1/2 d^T F d with the true Fisher: for small steps, the exact KL
+    # between the predictive distributions before and after the step.
+    X, y = data("logistic")
+    thetas = []
+
+    def record(r):
+        thetas.append(np.append(r.coef, r.intercept))
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        res = ngdx.fit(X, y, method="gd", max_iter=4, tol=0, lr=0.5, callback=record)
+    X1 = np.hstack([X, np.ones((len(X), 1))])
+    for a, b, quad in zip(thetas[:-1], thetas[1:], res.history["kl"][2:]):
+        assert abs(quad / ngdx.kl(X1, a, b) - 1) < 0.05
+
+
+def test_adaptive_damping_rejects_bad_steps_without_counting_them():
+    X, y = data("poisson")
+    bad_start = np.full(4, 2.0)  # far from the optimum: full Newton steps overshoot
+    res = ngdx.fit(X, y, "poisson", "ngd", coef_init=bad_start, damping="adaptive")
+    assert res.converged
+    loss = res.history["loss"]
+    assert np.all(np.diff(loss) <= 4 * np.finfo(float).eps * loss[:-1])  # accepted steps decrease
+    assert len(loss) == res.n_iter + 1
+    assert res.history["damping"][1] > 0
+
+
+def test_fixed_damping_is_used_as_given():
+    X, y = data("logistic")
+    res = ngdx.fit(X, y, damping=0.5, max_iter=3, tol=0)
+    np.testing.assert_array_equal(res.history["damping"], 0.5)
+
+
+def test_cholesky_failure_raises_damping_and_is_recorded():
+    X, y = data("logistic")
+    X = np.hstack([X, X[:, :1]])  # a duplicated column: a singular Fisher
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        res = ngdx.fit(X, y, "logistic", "ngd", damping=0.0, tol=1e-8, max_iter=200)
+    assert res.n_cholesky_failures >= 1
+    assert res.history["damping"][1] > 0
+    assert res.converged
+
+
+# ------------------------------------------------------------------ stopping
+def test_tol_zero_runs_exactly_max_iter(model):
+    X, y = data(model)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # tol=0 asks for max_iter steps: no warning
+        res = ngdx.fit(X, y, model, tol=0, max_iter=7)
+    assert res.n_iter == 7 and not res.converged
+    for key in ("loss", "grad_norm", "step_norm", "kl", "damping", "time"):
+        assert res.history[key].shape == (8,)
+    assert res.history["step_norm"][0] == 0 and res.history["kl"][0] == 0
+    assert np.all(np.diff(res.history["time"]) >= 0)
+
+
+def test_max_iter_gives_a_convergence_warning():
+    X, y = data("logistic")
+    with pytest.warns(ConvergenceWarning, match="max_iter = 2 reached"):
+        res = ngdx.fit(X, y, method="gd", max_iter=2)
+    assert not res.converged and res.n_iter == 2 and "max_iter" in res.message
+
+
+def test_non_finite_objective_stops_with_the_last_finite_iterate():
+    X, y = data("poisson")
+    with pytest.warns(ConvergenceWarning, match="non-finite"):
+        res = ngdx.fit(X * 30, y, "poisson", "gd", lr=10.0, max_iter=50)
+    assert "non-finite" in res.message and not res.converged
+    assert np.isfinite(res.coef).all() and np.isfinite(res.history["loss"]).all()
+
+
+def test_line_search_failure_is_reported(monkeypatch):
+    from ngdx import _directions
+
+    X, y = data("logistic")
+    # a direction that ascends: the line search can never find a decrease
+    monkeypatch.setattr(_directions, "identity", lambda g: (-g.copy(), lambda v: float(v @ v)))
+    with pytest.warns(ConvergenceWarning, match="line search"):
+        res = ngdx.fit(X, y, method="gd", step="armijo")
+    assert res.n_iter == 0 and "line search" in res.message
+
+
+def test_callback_sees_each_iteration_and_can_stop():
+    X, y = data("logistic")
+    seen = []
+
+    def callback(r):
+        seen.append((r.n_iter, r.history["loss"][-1]))
+        return r.n_iter == 2
+
+    res = ngdx.fit(X, y, method="gd", callback=callback)
+    assert [s[0] for s in seen] == [1, 2]
+    assert res.n_iter == 2 and not res.converged and "callback" in res.message
+
+
+def test_verbose_prints_one_line_per_iteration(capsys):
+    X, y = data("logistic")
+    res = ngdx.fit(X, y, verbose=True)
+    out = capsys.readouterr().out.strip().splitlines()
+    rows = [line for line in out if line.split() and line.split()[0].isdigit()]
+    assert len(rows) == res.n_iter + 1
+    assert "objective" in out[1] and "KL" in out[1] and "damping" in out[1]
+
+
+# ------------------------------------------------------------------ separable data
+def seeds_toy(n=200, seed=0):
+    rng = np.random.default_rng(seed)
+    X = rng.uniform(0, 1, size=(n, 2))
+    return X, (X[:, 0] + X[:, 1] > 1).astype(float)
+
+
+@pytest.mark.parametrize("method", ["gd", "ngd", "newton"])
+def test_separable_data_stop_unconverged_with_a_warning(method):
+    X, y = seeds_toy()
+    with pytest.warns(ConvergenceWarning, match="separable"):
+        res = ngdx.fit(X, y, method=method, max_iter=5000)
+    assert not res.converged and "separable" in res.message and "l2" in res.message
+    assert np.isfinite(res.coef).all() and np.isfinite(res.intercept)
+    assert np.all((res.predict(X) > 0.5) == (y == 1))
+
+
+def test_separable_multinomial_is_detected():
+    X, y = seeds_toy()
+    y3 = y + (X[:, 0] > 0.9) * (y == 1)  # three separable classes
+    with pytest.warns(ConvergenceWarning, match="separable"):
+        res = ngdx.fit(X, y3, "multinomial")
+    assert np.isfinite(res.coef).all()
+
+
+def test_separable_data_converge_with_l2():
+    X, y = seeds_toy()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        res = ngdx.fit(X, y, l2=1e-3)
+    assert res.converged
+    assert res.coef[0] > 0 and res.coef[1] > 0
+    assert abs(res.coef[0] - res.coef[1]) < 0.2 * res.coef[0]  # the symmetric boundary
+
+
+# ------------------------------------------------------------------ reparametrization
+def test_ngd_is_invariant_to_affine_reparametrization_gd_is_not():
+    X, y = data("logistic", n=300, d=3)
+    A = np.array([[2.0, 0.5, 0.0], [0.0, 0.3, 0.2], [1.0, 0.0, 4.0]])
+    c = np.array([1.0, -2.0, 0.5])
+    X2 = X @ A + c
+
+    def path(Xd, method, lr):
+        preds = []
+        ngdx.fit(Xd, y, method=method, fisher="true", damping=0.0, l2=0.0, lr=lr, tol=0,
+                 max_iter=6, callback=lambda r: preds.append(r.predict(Xd)) and False)
+        return np.array(preds)
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        ngd1, ngd2 = path(X, "ngd", 0.5), path(X2, "ngd", 0.5)
+        gd1, gd2 = path(X, "gd", 0.5), path(X2, "gd", 0.5)
+    np.testing.assert_allclose(ngd1, ngd2, atol=1e-10)
+    assert np.abs(gd1 - gd2).max() > 1e-2
+
+
+# ------------------------------------------------------------------ result
+def test_predict_returns_the_models_mean(model):
+    X, y = data(model)
+    res = ngdx.fit(X, y, model)
+    mu = res.predict(X)
+    eta = res.decision_function(X)
+    if model == "multinomial":
+        assert mu.shape == (len(X), 3)
+        np.testing.assert_allclose(mu.sum(1), 1.0)
+        np.testing.assert_allclose(np.log(mu[:, 0] / mu[:, 1]), eta[:, 0] - eta[:, 1])
+    elif model == "logistic":
+        np.testing.assert_allclose(mu, 1 / (1 + np.exp(-eta)))
+    elif model == "probit":
+        from scipy.special import ndtr
+
+        np.testing.assert_allclose(mu, ndtr(eta), rtol=1e-13)
+    elif model == "poisson":
+        np.testing.assert_allclose(mu, np.exp(eta))
+    else:
+        np.testing.assert_allclose(mu, eta)
+    # at the optimum with an intercept, mean prediction matches mean label (canonical links)
+    if model in ("logistic", "poisson", "gaussian"):
+        assert abs(mu.mean() - y.mean()) < 1e-8
+
+
+def test_inputs_are_not_modified(model):
+    X, y = data(model)
+    w = np.ones(len(y))
+    Xc, yc, wc = X.copy(), y.copy(), w.copy()
+    coef0 = np.zeros((4, 3)) if model == "multinomial" else np.zeros(4)
+    c0 = coef0.copy()
+    ngdx.fit(X, y, model, sample_weight=w, coef_init=coef0)
+    for a, b in ((X, Xc), (y, yc), (w, wc), (coef0, c0)):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_results_are_deterministic_for_a_thread_count(model):
+    X, y = data(model, n=3000)
+    for n_threads in (1, 2):
+        a = ngdx.fit(X, y, model, n_threads=n_threads)
+        b = ngdx.fit(X, y, model, n_threads=n_threads)
+        np.testing.assert_array_equal(a.coef, b.coef)
+
+
+# ------------------------------------------------------------------ bad input
+@pytest.mark.parametrize("kwargs,match", [
+    (dict(method="sgd"), "unknown method 'sgd'; valid: gd, ngd, diag, newton, kfac"),
+    (dict(fisher="observed"), "unknown fisher 'observed'; valid: true, empirical, mc"),
+    (dict(step="wolfe"), "unknown step 'wolfe'; valid: fixed, kl, armijo"),
+    (dict(model="gamma"), "unknown model 'gamma'"),
+    (dict(method="kfac"), "kfac"),
+    (dict(lr=0.0), "lr must be a finite number > 0"),
+    (dict(lr=-1.0), "lr must be"),
+    (dict(max_kl=0.0), "max_kl must be"),
+    (dict(max_iter=0), "max_iter must be an integer >= 1"),
+    (dict(l2=-1.0), "l2 must be >= 0"),
+    (dict(tol=-1.0), "tol must be >= 0"),
+    (dict(damping=-1.0), "damping must be >= 0"),
+    (dict(damping="auto"), "unknown damping 'auto'; valid: adaptive"),
+    (dict(sample_weight=np.ones(3)), "sample_weight has 3 entries"),
+    (dict(sample_weight=-np.ones(400)), "sample_weight must be non-negative"),
+    (dict(sample_weight=np.zeros(400)), "positive sum"),
+    (dict(coef_init=np.zeros(3)), "coef_init must have shape"),
+    (dict(intercept_init=[0.0, 1.0]), "intercept_init must have 1 entries"),
+    (dict(callback=3), "callback must be callable"),
+    (dict(n_threads=0), "n_threads"),
+])
+def test_bad_arguments_raise_value_error(kwargs, match):
+    X, y = data("logistic")
+    with pytest.raises(ValueError, match=match):
+        ngdx.fit(X, y, **kwargs)
+
+
+def test_bad_data_raise_value_error():
+    X, y = data("logistic")
+    with pytest.raises(ValueError, match="y for model 'logistic' must be 0 or 1"):
+        ngdx.fit(X, y + 2)
+    with pytest.raises(ValueError, match="X must be finite"):
+        ngdx.fit(np.where(X > 2, np.nan, X), y)
+    with pytest.raises(ValueError, match="y has 3 entries"):
+        ngdx.fit(X, y[:3])
+    with pytest.raises(ValueError, match="at least 2 classes"):
+        ngdx.fit(X, np.zeros(len(y)), "multinomial")
