@@ -105,8 +105,8 @@ def row_dloss(model, eta, y):
         r[rows, yi] = -r.sum(axis=1)
         return r
     e = eta[:, 0]
-    if model == "logistic":
-        r = _special().expit(e) - y
+    if model == "logistic":  # sigmoid(e) - y, as -sigmoid(-e) for y = 1 (no cancellation)
+        r = np.where(y == 1, -_special().expit(-e), _special().expit(e))
     elif model == "probit":
         r = np.where(y == 1, -inv_mills(e), inv_mills(-e))
     elif model == "poisson":
