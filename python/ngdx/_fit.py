@@ -299,7 +299,7 @@ class _Solver:
                 state.damping = max(10.0 * state.damping, 1e-10 * self._curvature_scale(state))
                 continue
             delta = -self.lr * direction
-            kl = self.obj.step_kl(state.theta, delta)
+            kl = self._step_kl(state, delta)
             if self.step_rule == "kl" and kl > self.max_kl:
                 shrink = math.sqrt(self.max_kl / kl)
                 delta *= shrink
@@ -359,10 +359,19 @@ class _Solver:
             if math.isfinite(f_new) and accept:
                 if attempt > 0 and self.needs_curvature:
                     trial = self.evaluate(state.theta + scale * delta, True)
-                kl = self.obj.step_kl(state.theta, scale * delta)
+                kl = self._step_kl(state, scale * delta)
                 return scale * delta, kl, trial
             scale *= 0.5
         return None
+
+    def _step_kl(self, state, delta):
+        """1/2 delta^T F delta, F the true Fisher at the current point: read off the
+        curvature when it is that Fisher (plus the penalty), else one matrix-free pass."""
+        if self.kind == "true" and not self.diagonal:
+            coef_part = delta * self.obj.penalty_mask
+            return 0.5 * (float(delta @ (state.curvature @ delta))
+                          - self.obj.l2 * float(coef_part @ coef_part))
+        return self.obj.step_kl(state.theta, delta)
 
     def _direction(self, state):
         """(direction, quad) solving the damped system of the method, or (None, None)."""
