@@ -25,6 +25,7 @@ from ._linalg import fisher_from_scores, natural_gradient
 from ._models import MODELS
 from ._result import ConvergenceWarning, FitResult
 from ._threads import get_num_threads, set_num_threads
+from . import plot
 
 __version__ = "0.1.0"
 
