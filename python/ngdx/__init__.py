@@ -33,6 +33,8 @@ __all__ = [
     "ConvergenceWarning",
     "FitResult",
     "MODELS",
+    "NGDClassifier",
+    "NGDRegressor",
     "fisher",
     "fisher_from_scores",
     "fit",
@@ -45,3 +47,17 @@ __all__ = [
     "scores",
     "set_num_threads",
 ]
+
+
+def __getattr__(name):
+    # The scikit-learn estimators need scikit-learn, an optional dependency: imported on
+    # first use, so that `import ngdx` works without it.
+    if name in ("NGDClassifier", "NGDRegressor"):
+        try:
+            from . import _estimators
+        except ImportError as exc:  # pragma: no cover - depends on the environment
+            raise ImportError(
+                f"ngdx.{name} needs scikit-learn >= 1.6: pip install \"ngdx[sklearn]\""
+            ) from exc
+        return getattr(_estimators, name)
+    raise AttributeError(f"module 'ngdx' has no attribute {name!r}")

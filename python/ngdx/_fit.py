@@ -471,7 +471,7 @@ class _Solver:
 
     def _finish(self, state, converged, message, warn=False):
         if warn:
-            warnings.warn(f"ngdx.fit: {message}", ConvergenceWarning, stacklevel=3)
+            warnings.warn(f"ngdx.fit: {message}", ConvergenceWarning, stacklevel=4)  # fit's caller
         if self.verbose:
             print(message)
         return self._result(state, converged, message)

@@ -1,0 +1,334 @@
+"""scikit-learn estimators over :func:`ngdx.fit`: :class:`NGDClassifier` and
+:class:`NGDRegressor`.
+
+They validate the data the scikit-learn way (``validate_data``: feature counts and names,
+dtypes, sparse and non-finite input), encode class labels of any type, hand the problem to
+:func:`ngdx.fit` and keep its :class:`~ngdx.FitResult` as ``result_``. Every prediction
+goes through that result, and ``coef_``, ``intercept_`` and ``n_iter_`` are read off it,
+so there is one source of truth for the fitted model.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+from scipy.special import log_ndtr  # scipy is a dependency of scikit-learn
+from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
+from sklearn.utils import check_random_state
+from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import check_is_fitted, validate_data
+
+from ._fit import fit
+
+BINARY_MODELS = ("logistic", "probit")
+REGRESSION_MODELS = ("gaussian", "poisson")
+#: log P(y = 1 | eta) of the two-class models; log P(y = 0 | eta) is the same at -eta.
+_LOG_MEAN = {"logistic": lambda eta: -np.logaddexp(0.0, -eta), "probit": log_ndtr}
+
+_PARAMETERS = """\
+    method : {"gd", "ngd", "diag", "newton", "kfac"}, default="ngd"
+        Optimizer (``"kfac"`` needs the multinomial model: more than two classes).
+    fisher : {"true", "empirical", "mc"}, default="true"
+        The Fisher of ``method="ngd"`` and ``"diag"``; ignored by the other methods.
+    step : {"fixed", "kl", "armijo"}, default="fixed"
+        Step rule of every method: fixed ``lr``, a KL trust region of radius
+        ``max_kl``, or backtracking.
+    damping : float >= 0 or "adaptive", default="adaptive"
+        lambda in (M + lambda I) x = g; ignored by ``method="gd"``.
+    lr : float > 0 or None, default=None
+        Step size; None means 1.0, or 1 / L for ``method="gd"``.
+    max_kl : float > 0, default=0.01
+        Trust-region radius of ``step="kl"``.
+    l2 : float >= 0, default=0.0
+        Ridge penalty on ``coef_`` (not the intercept), relative to the *mean* loss.
+    fit_intercept : bool, default=True
+        Fit an intercept.
+    max_iter : int >= 1, default=100
+        Maximum number of accepted steps.
+    tol : float >= 0, default=1e-8
+        Converged when max |gradient of the objective| <= tol.
+    n_threads : int or None, default=None
+        Threads of the compiled core (default :func:`ngdx.get_num_threads`).
+    random_state : int, RandomState instance or None, default=None
+        Seeds the Monte Carlo Fisher (``fisher="mc"``); unused otherwise.
+    verbose : bool or int, default=False
+        Print one line per iteration."""
+
+_OBJECTIVE = r"""
+    ``fit`` minimizes
+
+    .. math:: f(\theta) = \frac{\sum_i s_i \, \ell_i(\theta)}{\sum_i s_i}
+              + \frac{l_2}{2} \lVert \mathrm{coef} \rVert^2
+
+    (:math:`\ell_i` the negative log-likelihood of row i, :math:`s_i` its
+    ``sample_weight``, 1 by default; the intercept is not penalized). A row of weight 2
+    counts as the row twice; multiplying every weight by a constant changes nothing.
+    Every parameter is read by ``fit`` only, which passes it to :func:`ngdx.fit`: see
+    there for the details."""
+
+
+class _NGDEstimator(BaseEstimator):
+    """What both estimators share: the call to ngdx.fit and the fitted attributes."""
+
+    def _fit(self, X, y, model, sample_weight):
+        """Run ngdx.fit on validated X and encoded y; sets ``result_``."""
+        if sample_weight is not None and not np.asarray(sample_weight).any():
+            # Caught here for scikit-learn's wording (its checks look for 'weight.*zero');
+            # ngdx.fit would say "sample_weight must have a positive sum".
+            raise ValueError("sample_weight is zero for every row: there is nothing to fit")
+        seed = None
+        if self.fisher == "mc":
+            seed = int(check_random_state(self.random_state).randint(np.iinfo(np.int32).max))
+        self.result_ = fit(X, y, model, self.method, fisher=self.fisher, damping=self.damping,
+                           lr=self.lr, step=self.step, max_kl=self.max_kl, l2=self.l2,
+                           fit_intercept=self.fit_intercept, sample_weight=sample_weight,
+                           max_iter=self.max_iter, tol=self.tol, seed=seed,
+                           n_threads=self.n_threads, verbose=self.verbose)
+        return self
+
+    def _validated(self, X):
+        """X for prediction, checked against what fit saw."""
+        check_is_fitted(self)
+        return validate_data(self, X, dtype=np.float64, reset=False)
+
+    @property
+    def n_iter_(self):
+        """Accepted steps of the fit (``result_.n_iter``)."""
+        return self.result_.n_iter
+
+
+class NGDClassifier(ClassifierMixin, _NGDEstimator):
+    __doc__ = r"""Logistic, probit or multinomial regression fitted by :func:`ngdx.fit`.
+
+    Two classes are fitted with ``model`` (``"logistic"`` or ``"probit"``), with
+    ``classes_[1]`` the positive class; more than two classes always use
+    ``"multinomial"`` (softmax), whatever ``model`` says.
+    """ + _OBJECTIVE + r"""
+    scikit-learn's ``LogisticRegression(C=C)`` has the same optimum at
+    ``l2 = 1 / (C * sum(sample_weight))``.
+
+    Parameters
+    ----------
+    model : {"logistic", "probit"}, default="logistic"
+        Link of a two-class fit; ignored with more than two classes.
+""" + _PARAMETERS + r"""
+
+    Attributes
+    ----------
+    classes_ : ndarray, shape (K,)
+        The sorted distinct labels seen by ``fit``.
+    coef_ : ndarray, shape (1, d) or (K, d)
+        Coefficients: a view of ``result_.coef`` laid out like scikit-learn's
+        ``LogisticRegression.coef_`` (one row for two classes, one per class otherwise).
+    intercept_ : ndarray, shape (1,) or (K,)
+        Intercepts (zeros when ``fit_intercept=False``; they sum to zero for K > 2).
+    n_iter_ : int
+        Accepted steps of the fit.
+    result_ : FitResult
+        What :func:`ngdx.fit` returned (``converged``, ``message``, ``history``, ...).
+    n_features_in_ : int
+        Number of features seen by ``fit``.
+    feature_names_in_ : ndarray of str, shape (n_features_in_,)
+        Column names of X, when X was a DataFrame with string column names.
+
+    Warns
+    -----
+    ConvergenceWarning
+        From :func:`ngdx.fit` when the fit stops unconverged, e.g. separable classes with
+        ``l2=0`` (no finite optimum exists).
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_iris
+    >>> from ngdx import NGDClassifier
+    >>> X, y = load_iris(return_X_y=True)
+    >>> clf = NGDClassifier(l2=1e-3).fit(X, y)
+    >>> clf.result_.model, clf.coef_.shape, clf.intercept_.shape
+    ('multinomial', (3, 4), (3,))
+    >>> clf.predict(X[[0, 50, 100]])
+    array([0, 1, 2])
+    >>> clf.predict_proba(X[:2]).sum(axis=1)
+    array([1., 1.])
+    >>> round(clf.score(X, y), 2)
+    0.99
+    """
+
+    def __init__(self, model="logistic", method="ngd", *, fisher="true", step="fixed",
+                 damping="adaptive", lr=None, max_kl=0.01, l2=0.0, fit_intercept=True,
+                 max_iter=100, tol=1e-8, n_threads=None, random_state=None, verbose=False):
+        self.model = model
+        self.method = method
+        self.fisher = fisher
+        self.step = step
+        self.damping = damping
+        self.lr = lr
+        self.max_kl = max_kl
+        self.l2 = l2
+        self.fit_intercept = fit_intercept
+        self.max_iter = max_iter
+        self.tol = tol
+        self.n_threads = n_threads
+        self.random_state = random_state
+        self.verbose = verbose
+
+    def fit(self, X, y, sample_weight=None):
+        """Fit the model to X (n, d) and labels y (n,) of any type, with optional
+        non-negative ``sample_weight`` (n,). Returns self."""
+        if self.model not in BINARY_MODELS:
+            raise ValueError(f"{type(self).__name__}: unknown model {self.model!r}; valid: "
+                             f"{', '.join(BINARY_MODELS)}")
+        X, y = validate_data(self, X, y, dtype=np.float64)
+        check_classification_targets(y)
+        self.classes_, y_code = np.unique(y, return_inverse=True)
+        if len(self.classes_) < 2:
+            raise ValueError(f"{type(self).__name__} needs samples of at least 2 classes, "
+                             f"but the data contains only one class: {self.classes_[0]}")
+        model = self.model if len(self.classes_) == 2 else "multinomial"
+        return self._fit(X, y_code.astype(np.float64), model, sample_weight)
+
+    @property
+    def coef_(self):
+        """Coefficients, (1, d) or (K, d)."""
+        c = self.result_.coef
+        return c[np.newaxis, :] if c.ndim == 1 else c.T
+
+    @property
+    def intercept_(self):
+        """Intercepts, (1,) or (K,)."""
+        return np.reshape(self.result_.intercept, -1)
+
+    def decision_function(self, X):
+        """The linear predictor eta = X @ coef_.T + intercept_: shape (n,) for two classes
+        (positive favours ``classes_[1]``), (n, K) otherwise."""
+        X = self._validated(X)
+        return self.result_.decision_function(X)
+
+    def predict(self, X):
+        """The most probable class of each row, shape (n,)."""
+        eta = self.decision_function(X)
+        return self.classes_[eta.argmax(axis=1) if eta.ndim == 2 else (eta > 0).astype(int)]
+
+    def predict_proba(self, X):
+        """Class probabilities, shape (n, K), columns in the order of ``classes_``.
+
+        For two classes each column is the model's mean at +eta or -eta (both links are
+        symmetric), so the small probability keeps its relative accuracy instead of being
+        computed as 1 - p.
+        """
+        X = self._validated(X)
+        res = self.result_
+        if res.coef.ndim == 2:
+            return res.predict(X)
+        negated = dataclasses.replace(res, coef=-res.coef, intercept=-res.intercept)
+        return np.column_stack([negated.predict(X), res.predict(X)])
+
+    def predict_log_proba(self, X):
+        """Log class probabilities, shape (n, K), computed from eta directly: accurate
+        where a probability is near 1 (log p ~ -(1 - p)) and finite where it underflows."""
+        eta = self.decision_function(X)
+        if eta.ndim == 1:
+            log_mu = _LOG_MEAN[self.result_.model]
+            return np.column_stack([log_mu(-eta), log_mu(eta)])
+        z = eta - eta.max(axis=1, keepdims=True)
+        others = np.exp(z)
+        others[np.arange(len(z)), z.argmax(axis=1)] = 0.0  # exp(0) of the top class
+        return z - np.log1p(others.sum(axis=1, keepdims=True))
+
+
+class NGDRegressor(RegressorMixin, _NGDEstimator):
+    __doc__ = r"""Gaussian (least squares) or Poisson (log link) regression fitted by
+    :func:`ngdx.fit`.
+    """ + _OBJECTIVE + r"""
+    For ``"gaussian"`` the loss is half the squared error, so the optimum is
+    scikit-learn's ``Ridge(alpha=l2 * sum(sample_weight))`` (``LinearRegression`` at
+    ``l2=0``); for ``"poisson"`` it is ``PoissonRegressor(alpha=l2)``.
+
+    Parameters
+    ----------
+    model : {"gaussian", "poisson"}, default="gaussian"
+        The response distribution; ``"poisson"`` needs y >= 0.
+""" + _PARAMETERS + r"""
+
+    Attributes
+    ----------
+    coef_ : ndarray, shape (d,)
+        Coefficients (``result_.coef`` itself).
+    intercept_ : float
+        Intercept (0.0 when ``fit_intercept=False``).
+    n_iter_ : int
+        Accepted steps of the fit.
+    result_ : FitResult
+        What :func:`ngdx.fit` returned (``converged``, ``message``, ``history``, ...).
+    n_features_in_ : int
+        Number of features seen by ``fit``.
+    feature_names_in_ : ndarray of str, shape (n_features_in_,)
+        Column names of X, when X was a DataFrame with string column names.
+
+    Warns
+    -----
+    ConvergenceWarning
+        From :func:`ngdx.fit` when the fit stops unconverged (``max_iter`` reached, ...).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from ngdx import NGDRegressor
+    >>> rng = np.random.default_rng(0)
+    >>> X = rng.normal(size=(2000, 2))
+    >>> y = rng.poisson(np.exp(X @ [0.5, -0.3] + 1.0))
+    >>> reg = NGDRegressor(model="poisson").fit(X, y)
+    >>> reg.coef_.round(1), round(reg.intercept_, 1)
+    (array([ 0.5, -0.3]), 1.0)
+    >>> bool(np.isclose(reg.predict(np.zeros((1, 2)))[0], np.exp(reg.intercept_)))
+    True
+    """
+
+    def __init__(self, model="gaussian", method="ngd", *, fisher="true", step="fixed",
+                 damping="adaptive", lr=None, max_kl=0.01, l2=0.0, fit_intercept=True,
+                 max_iter=100, tol=1e-8, n_threads=None, random_state=None, verbose=False):
+        self.model = model
+        self.method = method
+        self.fisher = fisher
+        self.step = step
+        self.damping = damping
+        self.lr = lr
+        self.max_kl = max_kl
+        self.l2 = l2
+        self.fit_intercept = fit_intercept
+        self.max_iter = max_iter
+        self.tol = tol
+        self.n_threads = n_threads
+        self.random_state = random_state
+        self.verbose = verbose
+
+    def fit(self, X, y, sample_weight=None):
+        """Fit the model to X (n, d) and targets y (n,), with optional non-negative
+        ``sample_weight`` (n,). Returns self."""
+        if self.model not in REGRESSION_MODELS:
+            raise ValueError(f"{type(self).__name__}: unknown model {self.model!r}; valid: "
+                             f"{', '.join(REGRESSION_MODELS)}")
+        X, y = validate_data(self, X, y, dtype=np.float64, y_numeric=True)
+        return self._fit(X, y, self.model, sample_weight)
+
+    @property
+    def coef_(self):
+        """Coefficients, (d,)."""
+        return self.result_.coef
+
+    @property
+    def intercept_(self):
+        """Intercept, a float."""
+        return float(self.result_.intercept)
+
+    def predict(self, X):
+        """The model's mean at X, shape (n,): X @ coef_ + intercept_, or its exponential
+        for ``"poisson"``."""
+        X = self._validated(X)
+        return self.result_.predict(X)
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        # As scikit-learn's PoissonRegressor: its generic checks then draw y >= 0.
+        tags.target_tags.positive_only = self.model == "poisson"
+        return tags
