@@ -153,7 +153,8 @@ def test_y_must_be_one_dimensional(name):
 def test_theta_rows_must_match_X_columns(name, model, d_theta):
     X, y, _ = make_problem(model)
     theta = np.zeros((d_theta, K)) if model == "multinomial" else np.zeros(d_theta)
-    with pytest.raises(ValueError, match=rf"theta\w* has {d_theta} rows but X has {D} columns"):
+    what = "rows" if model == "multinomial" else "entries"
+    with pytest.raises(ValueError, match=rf"theta\w* has {d_theta} {what} but X has {D} columns"):
         ALL[name](X, y, theta, model)
 
 
@@ -183,9 +184,9 @@ def test_kl_theta_p_and_theta_q_shapes_must_agree():
     with pytest.raises(ValueError, match=pattern):
         ngdx.kl(X, theta, theta[:, :2], "multinomial")
     X, _, theta = make_problem("logistic")
-    with pytest.raises(ValueError, match=r"theta_q has 5 rows but X has 4 columns"):
+    with pytest.raises(ValueError, match=r"theta_q has 5 entries but X has 4 columns"):
         ngdx.kl(X, theta, np.zeros(D + 1))
-    with pytest.raises(ValueError, match=r"theta_p has 3 rows but X has 4 columns"):
+    with pytest.raises(ValueError, match=r"theta_p has 3 entries but X has 4 columns"):
         ngdx.kl(X, np.zeros(D - 1), theta)
     with pytest.raises(ValueError, match=r"theta_q for model 'logistic' must have shape \(d,\)"):
         ngdx.kl(X, theta, theta[:, None])

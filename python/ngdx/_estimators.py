@@ -28,7 +28,8 @@ _LOG_MEAN = {"logistic": lambda eta: -np.logaddexp(0.0, -eta), "probit": log_ndt
 
 _PARAMETERS = """\
     method : {"gd", "ngd", "diag", "newton", "kfac"}, default="ngd"
-        Optimizer (``"kfac"`` needs the multinomial model: more than two classes).
+        Optimizer, as in :func:`ngdx.fit` (``"kfac"`` is for the multinomial model:
+        NGDClassifier with more than two classes).
     fisher : {"true", "empirical", "mc"}, default="true"
         The Fisher of ``method="ngd"`` and ``"diag"``; ignored by the other methods.
     step : {"fixed", "kl", "armijo"}, default="fixed"

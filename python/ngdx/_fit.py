@@ -301,9 +301,8 @@ class _Solver:
             delta = -self.lr * direction
             kl = self._step_kl(state, delta)
             if self.step_rule == "kl" and kl > self.max_kl:
-                shrink = math.sqrt(self.max_kl / kl)
-                delta *= shrink
-                kl *= shrink * shrink
+                delta *= math.sqrt(self.max_kl / kl)
+                kl = self.max_kl  # the quadratic KL of the shrunk step, by construction
             if self.step_rule == "armijo":
                 trial = self._armijo(state, delta)
                 if trial is None:

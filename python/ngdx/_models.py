@@ -24,18 +24,18 @@ def check_labels(y: np.ndarray, model: str, n_classes: int) -> None:
         bad = (y != 0.0) & (y != 1.0)
         if bad.any():
             raise ValueError(
-                f"y for model {model!r} must be 0 or 1; got {y[bad][0]!r} "
+                f"y for model {model!r} must be 0 or 1; got {float(y[bad][0])!r} "
                 f"({int(bad.sum())} values outside {{0, 1}})"
             )
     elif model == "poisson":
         if (y < 0).any():
             raise ValueError(
-                f"y for model 'poisson' must be non-negative counts; got {y[y < 0][0]!r}"
+                f"y for model 'poisson' must be non-negative counts; got {float(y[y < 0][0])!r}"
             )
     elif model == "multinomial":
         bad = (y != np.floor(y)) | (y < 0) | (y >= n_classes)
         if bad.any():
             raise ValueError(
                 f"y for model 'multinomial' must hold integer labels in 0..{n_classes - 1} "
-                f"(theta has {n_classes} columns); got {y[bad][0]!r}"
+                f"(theta has {n_classes} columns); got {float(y[bad][0])!r}"
             )

@@ -11,14 +11,14 @@ _default_threads = max(1, int(_core.max_threads()))
 MAX_THREADS = 1024
 
 
-def set_num_threads(n_threads: int) -> None:
+def set_num_threads(n_threads: int | None) -> None:
     """Set the default number of threads of ngdx's compiled kernels.
 
     Parameters
     ----------
-    n_threads : int
+    n_threads : int or None
         Threads for every later call that does not pass ``n_threads``; at least 1.
-        The default is every core OpenMP sees.
+        None restores the default: every core OpenMP sees.
 
     Notes
     -----

@@ -66,7 +66,8 @@ def as_theta(theta, model: str, d: int, name: str = "theta") -> tuple[np.ndarray
         )
     theta = as_float_array(theta, name, ndim)
     if theta.shape[0] != d:
-        raise ValueError(f"{name} has {theta.shape[0]} rows but X has {d} columns")
+        what = "rows" if ndim == 2 else "entries"
+        raise ValueError(f"{name} has {theta.shape[0]} {what} but X has {d} columns")
     n_classes = theta.shape[1] if ndim == 2 else 1
     if model == "multinomial" and n_classes < 2:
         raise ValueError(f"{name} for model 'multinomial' needs K >= 2 columns, got {n_classes}")
