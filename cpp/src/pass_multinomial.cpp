@@ -44,19 +44,20 @@ PassResult fused_pass_multinomial(const Problem& pb, const double* theta_ptr,
   const ConstRowMatrixMap coef(theta_ptr, d, K);
   const double* intercept = pb.fit_intercept ? theta_ptr + d * K : nullptr;
 
+  const Index block = gram_block_rows(dp);
   auto init = [&] {
     MultinomialState st;
     st.grad = RowMatrix::Zero(dp, K);
-    st.eta.resize(kBlockRows, K);
-    st.r.resize(kBlockRows, K);
+    st.eta.resize(block, K);
+    st.r.resize(block, K);
     st.prob.resize(K);
     st.rs.resize(K);
-    if (n_weights) st.w.resize(kBlockRows, n_weights);
+    if (n_weights) st.w.resize(block, n_weights);
     if (diag) st.diag = Vector::Zero(p);
     if (full) {
       st.blocks.assign(n_pairs, Matrix::Zero(dp, dp));
-      st.wt.resize(n_pairs, kBlockRows);
-      st.buf.resize(kBlockRows, dp);
+      st.wt.resize(n_pairs, block);
+      st.buf.resize(block, dp);
     }
     return st;
   };
@@ -147,7 +148,7 @@ PassResult fused_pass_multinomial(const Problem& pb, const double* theta_ptr,
     }
   };
   std::vector<MultinomialState> states =
-      for_each_block<MultinomialState>(pb.n, n_threads, init, body);
+      for_each_block<MultinomialState>(pb.n, n_threads, init, body, block);
 
   MultinomialState& total = states[0];
   for (std::size_t t = 1; t < states.size(); ++t) {

@@ -21,12 +21,12 @@ struct ScalarState {
 
 /// Curvature weight of one row: d2/deta2 of the kind's quadratic form.
 template <class F>
-double curvature_weight(Curvature kind, double eta, double y, double r, Index row,
-                        const PassRequest& req) {
+double curvature_weight(Curvature kind, double eta, double y, const family::RowValues& v,
+                        Index row, const PassRequest& req) {
   switch (kind) {
-    case Curvature::fisher_true: return F::fisher_w(eta);
+    case Curvature::fisher_true: return v.fisher_w;
     case Curvature::hessian: return F::hessian_w(eta, y);
-    case Curvature::empirical: return r * r;
+    case Curvature::empirical: return v.r * v.r;
     case Curvature::mc: {
       double acc = 0.0;
       for (Index s = 0; s < req.n_samples; ++s) {
@@ -51,16 +51,17 @@ PassResult pass(const Problem& pb, const double* theta_ptr, const PassRequest& r
   const ConstVectorMap coef(theta_ptr, d);
   const double intercept = pb.fit_intercept ? theta_ptr[d] : 0.0;
 
+  const Index block = gram_block_rows(dp);
   auto init = [&] {
     ScalarState st;
     st.grad = Vector::Zero(dp);
-    st.eta.resize(kBlockRows);
-    st.r.resize(kBlockRows);
-    st.w.resize(kBlockRows);
+    st.eta.resize(block);
+    st.r.resize(block);
+    st.w.resize(block);
     if (diag) st.diag = Vector::Zero(dp);
     if (full) {
       st.curvature = Matrix::Zero(dp, dp);
-      st.buf.resize(kBlockRows, dp);
+      st.buf.resize(block, dp);
     }
     return st;
   };
@@ -73,19 +74,20 @@ PassResult pass(const Problem& pb, const double* theta_ptr, const PassRequest& r
     if (pb.fit_intercept) eta.array() += intercept;
     for (Index i = 0; i < m; ++i) {
       const double y = pb.y[i0 + i], s = pb.sample_weight ? pb.sample_weight[i0 + i] : 1.0;
-      const double ri = F::dloss(eta[i], y);
-      st.loss += s * F::loss(eta[i], y);
+      const family::RowValues v = F::values(eta[i], y);
+      st.loss += s * v.loss;
       if (F::classifies && s > 0.0 && (eta[i] > 0.0) != (y > 0.5)) ++st.n_misclassified;
       if (req.kind != Curvature::none)
-        w[i] = s * curvature_weight<F>(req.kind, eta[i], y, ri, i0 + i, req);
-      r[i] = s * ri;
+        w[i] = s * curvature_weight<F>(req.kind, eta[i], y, v, i0 + i, req);
+      r[i] = s * v.r;
     }
     st.grad.head(d).noalias() += Xb.transpose() * r;
     if (pb.fit_intercept) st.grad[d] += r.sum();
     if (diag) add_weighted_square(Xb.data(), m, d, pb.fit_intercept, w.data(), st.diag.data());
     if (full) add_weighted_gram(Xb.data(), m, d, pb.fit_intercept, w.data(), st.buf, st.curvature);
   };
-  std::vector<ScalarState> states = for_each_block<ScalarState>(pb.n, n_threads, init, body);
+  std::vector<ScalarState> states =
+      for_each_block<ScalarState>(pb.n, n_threads, init, body, block);
 
   // Ordered reduction into the first state.
   ScalarState& total = states[0];

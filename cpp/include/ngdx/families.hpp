@@ -11,6 +11,7 @@
 //   classifies        = whether the label is a class (then eta > 0 predicts y = 1)
 #pragma once
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
 
@@ -34,9 +35,31 @@ inline double bernoulli_kl(double log_p1, double log_p0, double log_q1, double l
   return kl_term(log_p1, log_q1) + kl_term(log_p0, log_q0);
 }
 
+/// What the fused pass needs of one row: loss, r = d loss / d eta, and the Fisher weight.
+struct RowValues {
+  double loss, r, fisher_w;
+};
+
+/// RowValues from a family's separate functions (families with a cheaper joint form
+/// define their own values()).
+template <class F>
+RowValues row_values(double eta, double y) {
+  return {F::loss(eta, y), F::dloss(eta, y), F::fisher_w(eta)};
+}
+
 /// Bernoulli with logit link; y in {0, 1}.
 struct Logistic {
   static constexpr bool classifies = true;
+  /// loss, r and weight from one exp and one log1p (the separate functions take four exps).
+  static RowValues values(double eta, double y) {
+    const double e = std::exp(-std::fabs(eta));
+    const double inv = 1.0 / (1.0 + e);
+    const double mu = eta >= 0.0 ? inv : e * inv;  // sigmoid(eta)
+    const double nu = eta >= 0.0 ? e * inv : inv;  // sigmoid(-eta)
+    const bool pos = y > 0.5;
+    const double loss = (pos ? std::max(-eta, 0.0) : std::max(eta, 0.0)) + std::log1p(e);
+    return {loss, pos ? -nu : mu, mu * nu};
+  }
   static double loss(double eta, double y) {
     return y > 0.5 ? special::softplus(-eta) : special::softplus(eta);
   }
@@ -58,6 +81,7 @@ struct Logistic {
 /// Bernoulli with probit link Phi; y in {0, 1}.
 struct Probit {
   static constexpr bool classifies = true;
+  static RowValues values(double eta, double y) { return row_values<Probit>(eta, y); }
   static double loss(double eta, double y) {
     return y > 0.5 ? -special::log_ndtr(eta) : -special::log_ndtr(-eta);
   }
@@ -82,6 +106,7 @@ struct Probit {
 /// Poisson with log link; y >= 0 (log y! included through lgamma(y + 1)).
 struct Poisson {
   static constexpr bool classifies = false;
+  static RowValues values(double eta, double y) { return row_values<Poisson>(eta, y); }
   static double loss(double eta, double y) {
     return std::exp(eta) - y * eta + special::lgamma_threadsafe(y + 1.0);
   }
@@ -127,6 +152,7 @@ struct Poisson {
 /// Normal with identity link and unit variance (0.5 log 2 pi included).
 struct Gaussian {
   static constexpr bool classifies = false;
+  static RowValues values(double eta, double y) { return row_values<Gaussian>(eta, y); }
   static double loss(double eta, double y) {
     const double r = eta - y;
     return 0.5 * r * r + 0.5 * special::kLog2Pi;

