@@ -401,3 +401,14 @@ def test_bad_data_raise_value_error():
         ngdx.fit(X, y[:3])
     with pytest.raises(ValueError, match="at least 2 classes"):
         ngdx.fit(X, np.zeros(len(y)), "multinomial")
+
+
+def test_convergence_warning_is_sklearns_but_import_ngdx_does_not_load_sklearn():
+    import subprocess
+    import sys
+
+    from sklearn.exceptions import ConvergenceWarning as SklearnWarning
+
+    assert ngdx.ConvergenceWarning is SklearnWarning
+    code = "import sys, ngdx; assert 'sklearn' not in sys.modules, 'sklearn imported'"
+    subprocess.run([sys.executable, "-c", code], check=True)

@@ -23,7 +23,7 @@ from ._fit import fit
 from ._functional import fisher, grad, hessian, kl, loss, scores
 from ._linalg import fisher_from_scores, natural_gradient
 from ._models import MODELS
-from ._result import ConvergenceWarning, FitResult
+from ._result import FitResult
 from ._threads import get_num_threads, set_num_threads
 from . import plot
 
@@ -50,8 +50,13 @@ __all__ = [
 
 
 def __getattr__(name):
-    # The scikit-learn estimators need scikit-learn, an optional dependency: imported on
-    # first use, so that `import ngdx` works without it.
+    # Names that may need scikit-learn, resolved on first use so that `import ngdx` is fast
+    # and works without it: the warning class (scikit-learn's when installed) ...
+    if name == "ConvergenceWarning":
+        from ._result import convergence_warning
+
+        return convergence_warning()
+    # ... and the estimators, which need it.
     if name in ("NGDClassifier", "NGDRegressor"):
         try:
             from . import _estimators

@@ -9,7 +9,7 @@ import warnings
 import numpy as np
 
 from ._fit import fit
-from ._result import ConvergenceWarning
+from ._result import convergence_warning
 
 #: (label, keyword arguments of ngdx.fit) of every method the demo compares.
 METHODS = [
@@ -64,7 +64,7 @@ def run(model="logistic", n=20000, d=20, seed=0, out=".", max_iter=1000, verbose
     for label, kwargs in methods:
         start = time.perf_counter()
         with warnings.catch_warnings():
-            warnings.simplefilter("ignore", ConvergenceWarning)  # reported in the table
+            warnings.simplefilter("ignore", convergence_warning())  # reported in the table
             res = fit(X, y, model=model, max_iter=max_iter, verbose=verbose, **kwargs)
         elapsed = time.perf_counter() - start
         results.append(res)

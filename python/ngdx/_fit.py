@@ -19,7 +19,7 @@ import numpy as np
 from . import _directions
 from ._models import check_model
 from ._objective import Objective
-from ._result import HISTORY_KEYS, ConvergenceWarning, FitResult
+from ._result import HISTORY_KEYS, FitResult, convergence_warning
 from ._validation import (as_design, as_float_array, as_labels, check_choice, check_nonnegative,
                           check_positive_int, resolve_seed)
 from ._threads import resolve
@@ -470,7 +470,8 @@ class _Solver:
 
     def _finish(self, state, converged, message, warn=False):
         if warn:
-            warnings.warn(f"ngdx.fit: {message}", ConvergenceWarning, stacklevel=4)  # fit's caller
+            warnings.warn(f"ngdx.fit: {message}", convergence_warning(),
+                          stacklevel=4)  # fit's caller
         if self.verbose:
             print(message)
         return self._result(state, converged, message)

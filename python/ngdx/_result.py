@@ -6,12 +6,32 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-try:  # scikit-learn's class when it is installed, so its users' filters apply
-    from sklearn.exceptions import ConvergenceWarning
-except ImportError:  # pragma: no cover - depends on the environment
+class _NgdxConvergenceWarning(UserWarning):
+    """A fit ended before its convergence criterion was met."""
 
-    class ConvergenceWarning(UserWarning):
-        """A fit ended before its convergence criterion was met."""
+
+_convergence_warning = None
+
+
+def convergence_warning():
+    """The class of the warning an unconverged fit raises: scikit-learn's
+    ``ConvergenceWarning`` when scikit-learn is installed (so its users' filters apply),
+    else ngdx's own ``UserWarning`` subclass. Resolved on first use: importing
+    scikit-learn costs about a second, which ``import ngdx`` should not pay."""
+    global _convergence_warning
+    if _convergence_warning is None:
+        try:
+            from sklearn.exceptions import ConvergenceWarning
+        except ImportError:  # pragma: no cover - depends on the environment
+            ConvergenceWarning = _NgdxConvergenceWarning
+        _convergence_warning = ConvergenceWarning
+    return _convergence_warning
+
+
+def __getattr__(name):
+    if name == "ConvergenceWarning":
+        return convergence_warning()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 #: Keys of ``FitResult.history``, each a 1-D array of length n_iter + 1.
