@@ -218,6 +218,17 @@ def gram_gflops(X, y, repeats=5):
     return n * d * d / best / 1e9
 
 
+def cpu_model():
+    try:
+        with open("/proc/cpuinfo") as fh:
+            for line in fh:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="10x fewer rows, 1 repeat")
@@ -238,7 +249,7 @@ def main(argv=None):
     repeats = args.repeats or (1 if args.quick else 3)
 
     lines = [f"# ngdx vs GLM solvers ({datetime.date.today()})", "",
-             f"Machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
+             f"Machine: {cpu_model()}, {os.cpu_count()} cores, "
              f"Python {platform.python_version()}, NumPy {np.__version__}. Command: "
              f"`python bench/compare.py {' '.join(argv if argv is not None else sys.argv[1:])}`",
              ""]
