@@ -14,6 +14,7 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <utility>
 
 #include "ngdx/rng.hpp"
 #include "ngdx/special.hpp"
@@ -174,10 +175,10 @@ struct Gaussian {
 
 /// Softmax over K classes: helpers on one row's eta (length K).
 struct Multinomial {
-  /// log-sum-exp of eta[0..K), and prob[k] = softmax(eta)[k]. With m = max eta,
-  /// lse = m + log1p(sum over k != argmax of exp(eta_k - m)): log1p keeps the digits
-  /// of lse - eta_y when y is the likely class and the loss is tiny.
-  static double softmax(const double* eta, double* prob, int K) {
+  /// prob[k] = softmax(eta)[k]; returns (m, rest) with m = max eta and
+  /// rest = sum over k != argmax of exp(eta_k - m), so that log-sum-exp = m + log1p(rest)
+  /// keeps the digits of lse - eta_y when y is the likely class and the loss is tiny.
+  static std::pair<double, double> softmax_parts(const double* eta, double* prob, int K) {
     int top = 0;
     for (int k = 1; k < K; ++k) top = eta[k] > eta[top] ? k : top;
     const double m = eta[top];
@@ -187,19 +188,16 @@ struct Multinomial {
       if (k != top) rest += prob[k];
     }
     for (int k = 0; k < K; ++k) prob[k] /= 1.0 + rest;
+    return {m, rest};
+  }
+  /// Fills prob = softmax(eta); returns log-sum-exp(eta).
+  static double softmax(const double* eta, double* prob, int K) {
+    const auto [m, rest] = softmax_parts(eta, prob, K);
     return m + std::log1p(rest);
   }
-  /// -log softmax(eta)[y] = lse - eta_y, accurate when it is tiny; fills prob.
+  /// Fills prob = softmax(eta); returns -log prob[y] = lse - eta_y, accurate when tiny.
   static double nll(const double* eta, int y, double* prob, int K) {
-    int top = 0;
-    for (int k = 1; k < K; ++k) top = eta[k] > eta[top] ? k : top;
-    const double m = eta[top];
-    double rest = 0.0;
-    for (int k = 0; k < K; ++k) {
-      prob[k] = std::exp(eta[k] - m);
-      if (k != top) rest += prob[k];
-    }
-    for (int k = 0; k < K; ++k) prob[k] /= 1.0 + rest;
+    const auto [m, rest] = softmax_parts(eta, prob, K);
     return (m - eta[y]) + std::log1p(rest);
   }
   /// r = prob - e_y, with r_y = -(sum of the other probabilities): no cancellation in
