@@ -412,3 +412,48 @@ def test_convergence_warning_is_sklearns_but_import_ngdx_does_not_load_sklearn()
     assert ngdx.ConvergenceWarning is SklearnWarning
     code = "import sys, ngdx; assert 'sklearn' not in sys.modules, 'sklearn imported'"
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+# ------------------------------------------------------------------ sample-space solve
+@pytest.mark.parametrize("model", ["logistic", "probit", "poisson", "gaussian"])
+@pytest.mark.parametrize("fit_intercept", [True, False])
+def test_woodbury_takes_the_same_steps_as_cholesky(model, fit_intercept):
+    rng = np.random.default_rng(3)
+    X = rng.normal(size=(60, 150)) / 4
+    eta = X @ rng.normal(scale=0.3, size=150) + 0.3
+    y = {"logistic": (rng.random(60) < 1 / (1 + np.exp(-eta))).astype(float),
+         "probit": (rng.standard_normal(60) < eta).astype(float),
+         "poisson": rng.poisson(np.exp(eta)).astype(float),
+         "gaussian": eta + rng.normal(size=60)}[model]
+    kw = dict(l2=0.05, fit_intercept=fit_intercept, tol=1e-8, damping="adaptive")
+    a = ngdx.fit(X, y, model, linear_solver="cholesky", **kw)
+    b = ngdx.fit(X, y, model, linear_solver="woodbury", **kw)
+    assert (a.linear_solver, b.linear_solver) == ("cholesky", "woodbury")
+    assert a.n_iter == b.n_iter and b.converged
+    np.testing.assert_allclose(b.history["loss"], a.history["loss"], rtol=1e-12)
+    np.testing.assert_allclose(b.history["kl"], a.history["kl"], rtol=1e-8, atol=1e-15)
+    np.testing.assert_allclose(b.coef, a.coef, atol=1e-9)
+
+
+def test_woodbury_is_chosen_automatically_for_wide_data():
+    rng = np.random.default_rng(4)
+    X = rng.normal(size=(40, 100))
+    y = (rng.random(40) < 0.5).astype(float)
+    assert ngdx.fit(X, y, l2=0.1).linear_solver == "woodbury"
+    assert ngdx.fit(X[:, :10], y, l2=0.1).linear_solver == "cholesky"
+    assert ngdx.fit(X, y, method="gd", l2=0.1, max_iter=5000).linear_solver == "none"
+    with pytest.raises(ValueError, match="linear_solver 'woodbury' is for methods"):
+        ngdx.fit(X, y, method="diag", linear_solver="woodbury")
+    with pytest.raises(ValueError, match="unknown linear_solver 'lu'"):
+        ngdx.fit(X, y, linear_solver="lu")
+
+
+def test_woodbury_without_penalty_or_damping_raises_the_damping():
+    rng = np.random.default_rng(5)
+    X = rng.normal(size=(40, 100))
+    y = X[:, 0] + rng.normal(size=40)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        res = ngdx.fit(X, y, "gaussian", damping=0.0, max_iter=3, tol=0)
+    assert res.linear_solver == "woodbury"
+    assert res.n_cholesky_failures >= 1 and res.history["damping"][1] > 0

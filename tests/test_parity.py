@@ -170,3 +170,17 @@ def test_misclassification_count_matches_reference(model, fit_intercept):
         _, count = _core.fused_pass(model, X, y, theta, K, fit_intercept, sw, "none", False, 1,
                                     0, n_threads, np.empty(theta.size), None)
         assert count == want
+
+
+@pytest.mark.parametrize("model", ["logistic", "probit", "poisson", "gaussian"])
+@pytest.mark.parametrize("kind", ["true", "empirical", "hessian", "mc"])
+def test_curvature_weights_rebuild_the_curvature(model, kind):
+    X, y, theta = make_problem(model, 600, 3, seed=16, fit_intercept=True)
+    sw = np.random.default_rng(6).uniform(0, 2, size=600)
+    for n_threads in (1, 2):
+        w = np.empty(600)
+        _core.curvature_weights(model, X, y, theta, True, sw, kind, 3, 7, n_threads, w)
+        X1 = np.hstack([X, np.ones((600, 1))])
+        close(X1.T @ (w[:, None] * X1) / sw.sum(),
+              ref.curvature(X, y, theta, model, kind, n_samples=3, seed=7, sample_weight=sw,
+                            fit_intercept=True))

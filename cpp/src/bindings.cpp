@@ -114,6 +114,23 @@ py::tuple fused_pass(const std::string& model_name, const Array& X, const OptArr
   return py::make_tuple(result.loss, result.n_misclassified);
 }
 
+void curvature_weights(const std::string& model_name, const Array& X, const Array& y,
+                       const Array& theta, bool fit_intercept, const OptArray& sample_weight,
+                       const std::string& kind, Index n_samples, std::uint64_t seed,
+                       int n_threads, Array out) {
+  const Model model = parse_model(model_name);
+  const ngdx::Problem pb = make_problem(X, y, 1, fit_intercept, sample_weight);
+  require_shape(theta, "theta", pb.n_params());
+  require_shape(out, "out", pb.n);
+  ngdx::PassRequest req;
+  req.kind = parse_kind(kind);
+  req.n_samples = n_samples;
+  req.seed = seed;
+  double* dst = out.mutable_data();
+  py::gil_scoped_release release;  // as in fused_pass
+  ngdx::curvature_weights(model, pb, theta.data(), req, dst, n_threads);
+}
+
 void scores(const std::string& model_name, const Array& X, const Array& y, const Array& theta,
             Index n_classes, bool fit_intercept, int n_threads, Array out) {
   const Model model = parse_model(model_name);
@@ -226,6 +243,11 @@ PYBIND11_MODULE(_core, m) {
         py::arg("n_classes"), py::arg("fit_intercept"), py::arg("sample_weight").noconvert(),
         py::arg("n_threads"), py::arg("out").noconvert(),
         "Fills out (p,) with F v (true Fisher at theta); returns v^T F v.");
+  m.def("curvature_weights", &curvature_weights, py::arg("model"), py::arg("X").noconvert(),
+        py::arg("y").noconvert(), py::arg("theta").noconvert(), py::arg("fit_intercept"),
+        py::arg("sample_weight").noconvert(), py::arg("kind"), py::arg("n_samples"),
+        py::arg("seed"), py::arg("n_threads"), py::arg("out").noconvert(),
+        "Per-row curvature weights times sample weights, into out (n,); one-output models.");
   m.def("scores", &scores, py::arg("model"), py::arg("X").noconvert(), py::arg("y").noconvert(),
         py::arg("theta").noconvert(), py::arg("n_classes"), py::arg("fit_intercept"),
         py::arg("n_threads"), py::arg("out").noconvert(), "Per-sample scores into out (n, p).");

@@ -105,7 +105,41 @@ PassResult pass(const Problem& pb, const double* theta_ptr, const PassRequest& r
   return {scale * total.loss, total.n_misclassified};
 }
 
+template <class F>
+void weights(const Problem& pb, const double* theta_ptr, const PassRequest& req, double* out,
+             int n_threads) {
+  const Index d = pb.d;
+  const ConstVectorMap coef(theta_ptr, d);
+  const double intercept = pb.fit_intercept ? theta_ptr[d] : 0.0;
+  for_each_block<Vector>(pb.n, n_threads, [] { return Vector(kBlockRows); },
+                         [&](Vector& eta_buf, Index i0, Index m) {
+                           auto eta = eta_buf.head(m);
+                           eta.noalias() = ConstRowMatrixMap(pb.X + i0 * d, m, d) * coef;
+                           for (Index i = 0; i < m; ++i) {
+                             const double e = eta[i] + intercept, y = pb.y[i0 + i];
+                             const double s = pb.sample_weight ? pb.sample_weight[i0 + i] : 1.0;
+                             out[i0 + i] = s * curvature_weight<F>(req.kind, e, y,
+                                                                   F::values(e, y), i0 + i, req);
+                           }
+                         });
+}
+
 }  // namespace
+
+void curvature_weights(Model model, const Problem& pb, const double* theta,
+                       const PassRequest& req, double* out, int n_threads) {
+  pb.check(model);
+  require(model != Model::multinomial, "curvature_weights: one-output models only");
+  require(req.kind != Curvature::none, "curvature_weights: a curvature kind is needed");
+  require(req.kind != Curvature::mc || req.n_samples >= 1, "n_samples must be >= 1");
+  switch (model) {
+    case Model::logistic: return weights<family::Logistic>(pb, theta, req, out, n_threads);
+    case Model::probit: return weights<family::Probit>(pb, theta, req, out, n_threads);
+    case Model::poisson: return weights<family::Poisson>(pb, theta, req, out, n_threads);
+    case Model::gaussian: return weights<family::Gaussian>(pb, theta, req, out, n_threads);
+    case Model::multinomial: break;
+  }
+}
 
 PassResult fused_pass_scalar(Model model, const Problem& pb, const double* theta,
                              const PassRequest& req, int n_threads) {

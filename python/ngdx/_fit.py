@@ -25,6 +25,7 @@ from ._validation import (as_design, as_float_array, as_labels, check_choice, ch
 from ._threads import resolve
 
 METHODS = ("gd", "ngd", "diag", "newton", "kfac")
+LINEAR_SOLVERS = ("auto", "cholesky", "woodbury")
 FISHERS = ("true", "empirical", "mc")
 STEPS = ("fixed", "kl", "armijo")
 CLASSIFIERS = ("logistic", "probit", "multinomial")
@@ -52,7 +53,7 @@ class _State:
 def fit(X, y, model="logistic", method="ngd", *, fisher="true", damping="adaptive", lr=None,
         step="fixed", max_kl=0.01, l2=0.0, fit_intercept=True, sample_weight=None,
         max_iter=100, tol=1e-8, coef_init=None, intercept_init=None, n_samples=1, seed=None,
-        n_threads=None, verbose=False, callback=None):
+        linear_solver="auto", n_threads=None, verbose=False, callback=None):
     r"""Fit a GLM by natural gradient descent (or gradient descent, Newton, diagonal or
     Kronecker-factored natural gradient).
 
@@ -123,6 +124,13 @@ def fit(X, y, model="logistic", method="ngd", *, fisher="true", damping="adaptiv
         Labels drawn per row for ``fisher="mc"``.
     seed : int, optional
         Seed of the Monte Carlo Fisher.
+    linear_solver : {"auto", "cholesky", "woodbury"}
+        How ``"ngd"`` and ``"newton"`` solve their damped system. ``"cholesky"`` forms the
+        p x p curvature and factors it: O(n p^2 + p^3) per iteration. ``"woodbury"``
+        works in sample space for one-output models: the curvature is J^T J with J an
+        n x p matrix of weighted rows, and (J^T J + lambda I)^-1 g costs one n x n
+        Cholesky, O(n^2 p) once (X X^T) and O(n^2 + n p) per iteration; it needs
+        l2 + damping > 0. ``"auto"`` (default) picks woodbury when n < p and it applies.
     n_threads : int, optional
         Threads of the compiled core (default :func:`ngdx.get_num_threads`).
     verbose : bool or int
@@ -196,6 +204,8 @@ def fit(X, y, model="logistic", method="ngd", *, fisher="true", damping="adaptiv
     max_iter = check_positive_int(max_iter, "max_iter")
     tol = check_nonnegative(tol, "tol")
     n_samples = check_positive_int(n_samples, "n_samples")
+    linear_solver = check_choice(linear_solver, "linear_solver", LINEAR_SOLVERS)
+    sample_space = _use_sample_space(linear_solver, model, method, n, (d + bool(fit_intercept)))
     n_threads = resolve(n_threads)
     if callback is not None and not callable(callback):
         raise ValueError(f"callback must be callable or None, got {callback!r}")
@@ -208,7 +218,7 @@ def fit(X, y, model="logistic", method="ngd", *, fisher="true", damping="adaptiv
                      damping=0.0 if adaptive else damping, lr=lr, step=step, max_kl=max_kl,
                      tol=tol, max_iter=max_iter, n_samples=n_samples,
                      rng=np.random.default_rng(resolve_seed(seed)), verbose=verbose,
-                     callback=callback)
+                     callback=callback, sample_space=sample_space)
     return solver.run(theta)
 
 
@@ -216,8 +226,9 @@ class _Solver:
     """setup -> [converged? -> direction -> step -> accept] -> finalize."""
 
     def __init__(self, objective, *, method, fisher, adaptive, damping, lr, step, max_kl, tol,
-                 max_iter, n_samples, rng, verbose, callback):
+                 max_iter, n_samples, rng, verbose, callback, sample_space=False):
         self.obj = objective
+        self.sample_space = sample_space  # curvature as per-row weights, Woodbury solve
         self.method, self.step_rule = method, step
         self.adaptive, self.base_damping = adaptive, damping
         self.max_kl, self.tol, self.max_iter = max_kl, tol, max_iter
@@ -240,6 +251,10 @@ class _Solver:
         """(f, grad, curvature, n_misclassified) at theta; the curvature only if asked."""
         kind = self.kind if with_curvature else "none"
         seed = int(self.rng.integers(2**63)) if kind == "mc" else 0
+        if self.sample_space and kind != "none":
+            f, g, _, n_mis = self.obj.evaluate(theta)
+            curv = self.obj.curvature_weights(theta, kind, n_samples=self.n_samples, seed=seed)
+            return f, g, curv, n_mis
         f, g, curv, n_mis = self.obj.evaluate(theta, kind, diagonal=self.diagonal,
                                               n_samples=self.n_samples, seed=seed)
         if with_curvature and self.method == "kfac":
@@ -366,6 +381,10 @@ class _Solver:
     def _step_kl(self, state, delta):
         """1/2 delta^T F delta, F the true Fisher at the current point: read off the
         curvature when it is that Fisher (plus the penalty), else one matrix-free pass."""
+        if self.kind == "true" and self.sample_space:  # sum_i w_i (x~_i . delta)^2
+            d = self.obj.d
+            z = self.obj.X @ delta[:d] + (delta[d] if self.obj.fit_intercept else 0.0)
+            return 0.5 * float(state.curvature @ (z * z))
         if self.kind == "true" and not self.diagonal:
             coef_part = delta * self.obj.penalty_mask
             return 0.5 * (float(delta @ (state.curvature @ delta))
@@ -382,6 +401,9 @@ class _Solver:
         if self.method == "kfac":
             return _directions.kfac(self.obj.input_gram(), state.curvature, g, lam,
                                     self.obj.l2, self.K)
+        if self.sample_space:
+            return _directions.sample_space(self.obj.X, self.obj.row_gram(), state.curvature,
+                                            g, self.obj.l2, lam, self.obj.fit_intercept)
         return _directions.full(state.curvature.copy(), g, lam, self.null_rows, self.K)
 
     def _accept(self, state, delta, trial, kl, used_damping):
@@ -414,6 +436,9 @@ class _Solver:
         if self.method == "kfac":
             A = self.obj.input_gram()
             scale = np.trace(A) / A.shape[0] * np.trace(c) / self.K
+        elif self.sample_space:  # mean diagonal of sum_i w_i x~_i x~_i^T + l2 P
+            row_norms = np.diag(self.obj.row_gram()) + self.obj.fit_intercept
+            scale = (float(c @ row_norms) + self.obj.l2 * self.obj.d) / self.obj.p
         else:
             scale = float(np.mean(c if c.ndim == 1 else np.diag(c)))
         return scale if scale > 0 and math.isfinite(scale) else 1.0
@@ -466,7 +491,13 @@ class _Solver:
         history = {k: np.asarray(v, dtype=float) for k, v in state.history.items()}
         return FitResult(coef=coef, intercept=intercept, n_iter=state.n_iter,
                          converged=converged, message=message, history=history,
-                         model=obj.model, n_cholesky_failures=state.n_cholesky_failures)
+                         model=obj.model, n_cholesky_failures=state.n_cholesky_failures,
+                         linear_solver=self._linear_solver_name())
+
+    def _linear_solver_name(self):
+        if self.method in ("ngd", "newton"):
+            return "woodbury" if self.sample_space else "cholesky"
+        return {"gd": "none", "diag": "diagonal", "kfac": "kronecker"}[self.method]
 
     def _finish(self, state, converged, message, warn=False):
         if warn:
@@ -490,6 +521,15 @@ class _Solver:
 
 
 # ---------------------------------------------------------------------- input helpers
+def _use_sample_space(linear_solver, model, method, n, p):
+    """Whether the damped system is solved in sample space (Woodbury)."""
+    applies = model != "multinomial" and method in ("ngd", "newton")
+    if linear_solver == "woodbury" and not applies:
+        raise ValueError("linear_solver 'woodbury' is for methods 'ngd' and 'newton' on "
+                         f"one-output models, got method {method!r}, model {model!r}")
+    return linear_solver == "woodbury" or (linear_solver == "auto" and applies and n < p)
+
+
 def _check_positive(value, name):
     if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value) \
             or value <= 0:

@@ -90,6 +90,23 @@ class Objective:
             self._input_gram = A
         return self._input_gram
 
+    def row_gram(self):
+        """C = X X^T (n, n), constant over a fit (computed once): the sample-space solve
+        needs only C and per-row weights each iteration."""
+        if getattr(self, "_row_gram", None) is None:
+            self._row_gram = self.X @ self.X.T
+        return self._row_gram
+
+    def curvature_weights(self, theta, kind, *, n_samples=1, seed=0):
+        """w (n,) with curvature(kind) = sum_i w_i x~_i x~_i^T (x~ with the intercept's 1):
+        the per-row weights times s_i / sum(s). One-output models."""
+        w = np.empty(self.X.shape[0])
+        _core.curvature_weights(self.model, self.X, self.y, theta, self.fit_intercept,
+                                self.sample_weight, kind, int(n_samples), int(seed),
+                                self.n_threads, w)
+        total = self.X.shape[0] if self.sample_weight is None else self.sample_weight.sum()
+        return w / total
+
     def linear_predictor(self, theta):
         """eta (n, K) at theta (allocates n x K; used by K-FAC's output factor)."""
         coef = theta.reshape(-1, self.n_classes)

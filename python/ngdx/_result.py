@@ -64,6 +64,9 @@ class FitResult:
         The model fitted.
     n_cholesky_failures : int
         Times a curvature solve failed and the damping was raised instead.
+    linear_solver : str
+        How the steps were solved: ``"cholesky"`` (p x p), ``"woodbury"`` (n x n, sample
+        space), ``"diagonal"``, ``"kronecker"`` (K-FAC) or ``"none"`` (gradient descent).
     """
 
     coef: np.ndarray
@@ -74,6 +77,7 @@ class FitResult:
     history: dict = field(repr=False)
     model: str = "logistic"
     n_cholesky_failures: int = 0
+    linear_solver: str = "cholesky"
 
     def _theta(self, X):
         from ._validation import as_design

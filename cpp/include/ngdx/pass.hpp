@@ -54,6 +54,12 @@ struct PassResult {
 PassResult fused_pass(Model model, const Problem& problem, const double* theta,
                       const PassRequest& request, int n_threads);
 
+/// out (n): the curvature weight of each row, times its sample weight (not normalized):
+/// the curvature of request.kind is sum_i out_i x_i x_i^T / sum_i s_i. One-output models
+/// only; for the sample-space (Woodbury) solve, which never forms the p x p matrix.
+void curvature_weights(Model model, const Problem& problem, const double* theta,
+                       const PassRequest& request, double* out, int n_threads);
+
 // One entry point per family group, so each compiles in its own translation unit.
 PassResult fused_pass_scalar(Model model, const Problem& problem, const double* theta,
                              const PassRequest& request, int n_threads);
