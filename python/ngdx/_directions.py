@@ -91,22 +91,15 @@ def sample_space(X, C, w, grad, l2, damping, fit_intercept):
     c I + diag(sqrt(w)) C diag(sqrt(w)), C = X X^T (Woodbury); the intercept, which the
     penalty does not reach, is eliminated by a Schur complement. Cost per call O(n^2 + n d)
     after C, against O(n d^2 + d^3) for the dense path. Returns (None, None) when c <= 0
-    (J^T J alone is singular when n < p) or a factorization fails.
+    (J^T J alone is singular when n < p) or the n x n solve fails.
     """
     c = float(l2) + float(damping)
     if not c > 0:
         return None, None
     d = X.shape[1]
     r = np.sqrt(w)
-    S = C * np.outer(r, r)
+    S = C * np.outer(r, r)  # J J^T restricted to coef: diag(r) X X^T diag(r)
     S[np.diag_indices_from(S)] += c
-    try:
-        L = np.linalg.cholesky(S)
-    except np.linalg.LinAlgError:
-        return None, None
-
-    def R(v):  # (c I + J J^T)^-1 v
-        return np.linalg.solve(L.T, np.linalg.solve(L, v))
 
     def J_coef(v):  # J restricted to coef: sqrt(w) * (X v)
         return r * (X @ v)
@@ -115,17 +108,29 @@ def sample_space(X, C, w, grad, l2, damping, fit_intercept):
         return X.T @ (r * z)
 
     g_coef = grad[:d]
+    Jg = J_coef(g_coef)
+    # Every R = (c I + J J^T)^-1 needed comes from R u and R J g (u = r, J's intercept
+    # column), since R J J^T = I - c R: one factorization, two right-hand sides.
+    rhs = np.column_stack([r, Jg]) if fit_intercept else Jg[:, None]
+    try:
+        sol = np.linalg.solve(S, rhs)
+    except np.linalg.LinAlgError:
+        return None, None
+    if not np.isfinite(sol).all():
+        return None, None
     b = 0.0
+    RJv = sol[:, -1]
     if fit_intercept:
-        u = r  # J's intercept column
-        denom = float(damping) + c * float(u @ R(u))
+        Ru, RJg = sol[:, 0], sol[:, 1]
+        denom = float(damping) + c * float(r @ Ru)
         if not denom > 0:
             return None, None
-        b = (grad[d] - float(u @ R(J_coef(g_coef)))) / denom
-        v = g_coef - b * JT_coef(u)
+        b = (grad[d] - float(r @ RJg)) / denom
+        v = g_coef - b * JT_coef(r)
+        RJv = RJg - b * (r - c * Ru)  # R J v, with J J^T u = S u - c u
     else:
         v = g_coef
-    a = (v - JT_coef(R(J_coef(v)))) / c
+    a = (v - JT_coef(RJv)) / c
     step = np.append(a, b) if fit_intercept else a
 
     def quad(delta):  # delta^T (J^T J + l2 P) delta, P the coef mask
