@@ -188,8 +188,7 @@ def reference_optimum(X, y, pb):
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        res = ngdx.fit(X, y, pb["model"], "newton", l2=pb["l2"], tol=0, max_iter=30,
-                       damping=0.0 if pb["l2"] > 0 or pb["model"] != "multinomial" else 0.0)
+        res = ngdx.fit(X, y, pb["model"], "newton", l2=pb["l2"], tol=0, max_iter=30)
     return objective(X, y, pb, res.coef, res.intercept)[0]
 
 
