@@ -404,7 +404,10 @@ class _Solver:
         if self.sample_space:
             return _directions.sample_space(self.obj.X, self.obj.row_gram(), state.curvature,
                                             g, self.obj.l2, lam, self.obj.fit_intercept)
-        return _directions.full(state.curvature.copy(), g, lam, self.null_rows, self.K)
+        # full() adds the null-space term in place: copy only when it will (the core's
+        # solve copies the matrix anyway and leaves state.curvature intact).
+        curv = state.curvature.copy() if self.null_rows else state.curvature
+        return _directions.full(curv, g, lam, self.null_rows, self.K)
 
     def _accept(self, state, delta, trial, kl, used_damping):
         state.theta = state.theta + delta
