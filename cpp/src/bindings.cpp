@@ -9,6 +9,7 @@
 #include <optional>
 #include <string>
 
+#include "ngdx/gram.hpp"
 #include "ngdx/pass.hpp"
 #include "ngdx/per_row.hpp"
 #include "ngdx/score_gram.hpp"
@@ -270,6 +271,12 @@ PYBIND11_MODULE(_core, m) {
         py::arg("g").noconvert(), py::arg("damping"), py::arg("out").noconvert(),
         "Solves (F + damping I) x = g into out; False when not positive definite.");
   m.def("max_threads", &max_threads, "Processors OpenMP can use (1 without OpenMP).");
+  m.def("gram_kernels", &ngdx::gram_kernels,
+        "Names of the Gram kernels this build and CPU can run, the default first.");
+  m.def("gram_kernel", [] { return std::string(ngdx::gram_kernel().name); },
+        "The Gram kernel passes use now.");
+  m.def("select_gram_kernel", &ngdx::select_gram_kernel, py::arg("name"),
+        "Uses the named Gram kernel ('auto' for the default) in every later pass.");
 #ifdef _OPENMP
   m.attr("has_openmp") = true;
 #else

@@ -23,16 +23,27 @@ void fisher_from_scores(const double* S, Index n, Index p, bool diagonal, double
     VectorMap(out, p) = states[0] / static_cast<double>(n);
     return;
   }
-  // S's row blocks are used in place: a row-major m x p block is a column-major p x m
-  // matrix, the operand of a lower rank-m update.
-  auto states = for_each_block<Matrix>(
-      n, n_threads, [&] { return Matrix(Matrix::Zero(p, p)); },
-      [&](Matrix& acc, Index i0, Index m) {
-        acc.selfadjointView<Eigen::Lower>().rankUpdate(
-            ConstRowMatrixMap(S + i0 * p, m, p).transpose(), 1.0);
-      });
-  for (std::size_t t = 1; t < states.size(); ++t) states[0] += states[t];
-  write_symmetric(states[0], 1.0 / static_cast<double>(n), out);
+  struct State {
+    GramWorkspace gram;
+    Matrix acc;
+  };
+  const Index block = gram_block_rows(p);
+  const GramKernel& kernel = gram_kernel();
+  auto states = for_each_block<State>(
+      n, n_threads,
+      [&] {
+        State st{GramWorkspace(kernel, block, p), Matrix()};
+        st.acc = st.gram.zero_accumulator();
+        return st;
+      },
+      [&](State& st, Index i0, Index m) {
+        const Index next = std::min(m, n - i0 - m);  // rows of the block after this one
+        st.gram.set_rows(S + i0 * p, m, p, false, next > 0 ? S + (i0 + m) * p : nullptr, next);
+        st.gram.add(nullptr, st.acc);
+      },
+      block);
+  for (std::size_t t = 1; t < states.size(); ++t) states[0].acc += states[t].acc;
+  write_symmetric(states[0].acc, p, 1.0 / static_cast<double>(n), out);
 }
 
 bool damped_cholesky_solve(const double* F, Index p, const double* g, double damping, double* x) {

@@ -21,12 +21,12 @@ struct MultinomialState {
   Index n_misclassified = 0;
   RowMatrix grad;             // dp x K
   Vector diag;                // p
-  std::vector<Matrix> blocks; // K(K+1)/2 lower triangles, pair (k <= l) at pair_index(k, l)
+  std::vector<Matrix> blocks; // K(K+1)/2 padded lower triangles, pair (k <= l) at pair_index(k, l)
   RowMatrix eta, r;           // block rows x K
   RowMatrix w;                // block rows x K(K+1)/2 (or K when diagonal)
   RowMatrix wt;               // K(K+1)/2 x block rows: contiguous weights of one pair
   Vector prob, rs;
-  RowMatrix buf;
+  GramWorkspace gram;
 };
 
 inline Index pair_index(Index k, Index l, Index K) { return k * K - k * (k - 1) / 2 + (l - k); }
@@ -44,7 +44,8 @@ PassResult fused_pass_multinomial(const Problem& pb, const double* theta_ptr,
   const ConstRowMatrixMap coef(theta_ptr, d, K);
   const double* intercept = pb.fit_intercept ? theta_ptr + d * K : nullptr;
 
-  const Index block = gram_block_rows(dp);
+  const Index block = full ? gram_block_rows(dp) : kBlockRows;
+  const GramKernel& kernel = gram_kernel();
   auto init = [&] {
     MultinomialState st;
     st.grad = RowMatrix::Zero(dp, K);
@@ -55,9 +56,9 @@ PassResult fused_pass_multinomial(const Problem& pb, const double* theta_ptr,
     if (n_weights) st.w.resize(block, n_weights);
     if (diag) st.diag = Vector::Zero(p);
     if (full) {
-      st.blocks.assign(n_pairs, Matrix::Zero(dp, dp));
+      st.gram = GramWorkspace(kernel, block, dp);
+      st.blocks.assign(n_pairs, st.gram.zero_accumulator());
       st.wt.resize(n_pairs, block);
-      st.buf.resize(block, dp);
     }
     return st;
   };
@@ -143,8 +144,10 @@ PassResult fused_pass_multinomial(const Problem& pb, const double* theta_ptr,
     }
     if (full) {
       st.wt.leftCols(m) = st.w.topRows(m).transpose();
-      for (Index q = 0; q < n_pairs; ++q)
-        add_weighted_gram(Xb.data(), m, d, pb.fit_intercept, &st.wt(q, 0), st.buf, st.blocks[q]);
+      const Index next = std::min(m, pb.n - i0 - m);  // rows of the block after this one
+      st.gram.set_rows(Xb.data(), m, d, pb.fit_intercept, next > 0 ? Xb.data() + m * d : nullptr,
+                       next);
+      for (Index q = 0; q < n_pairs; ++q) st.gram.add(&st.wt(q, 0), st.blocks[q]);
     }
   };
   std::vector<MultinomialState> states =

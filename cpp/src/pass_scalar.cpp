@@ -14,9 +14,9 @@ struct ScalarState {
   double loss = 0.0;
   Index n_misclassified = 0;
   Vector grad, diag;
-  Matrix curvature;  // lower triangle
+  Matrix curvature;  // lower triangle, padded (see GramWorkspace)
   Vector eta, r, w;
-  RowMatrix buf;
+  GramWorkspace gram;
 };
 
 /// Curvature weight of one row: d2/deta2 of the kind's quadratic form.
@@ -51,7 +51,8 @@ PassResult pass(const Problem& pb, const double* theta_ptr, const PassRequest& r
   const ConstVectorMap coef(theta_ptr, d);
   const double intercept = pb.fit_intercept ? theta_ptr[d] : 0.0;
 
-  const Index block = gram_block_rows(dp);
+  const Index block = full ? gram_block_rows(dp) : kBlockRows;
+  const GramKernel& kernel = gram_kernel();
   auto init = [&] {
     ScalarState st;
     st.grad = Vector::Zero(dp);
@@ -60,8 +61,8 @@ PassResult pass(const Problem& pb, const double* theta_ptr, const PassRequest& r
     st.w.resize(block);
     if (diag) st.diag = Vector::Zero(dp);
     if (full) {
-      st.curvature = Matrix::Zero(dp, dp);
-      st.buf.resize(block, dp);
+      st.gram = GramWorkspace(kernel, block, dp);
+      st.curvature = st.gram.zero_accumulator();
     }
     return st;
   };
@@ -84,7 +85,12 @@ PassResult pass(const Problem& pb, const double* theta_ptr, const PassRequest& r
     st.grad.head(d).noalias() += Xb.transpose() * r;
     if (pb.fit_intercept) st.grad[d] += r.sum();
     if (diag) add_weighted_square(Xb.data(), m, d, pb.fit_intercept, w.data(), st.diag.data());
-    if (full) add_weighted_gram(Xb.data(), m, d, pb.fit_intercept, w.data(), st.buf, st.curvature);
+    if (full) {
+      const Index next = std::min(m, pb.n - i0 - m);  // rows of the block after this one
+      st.gram.set_rows(Xb.data(), m, d, pb.fit_intercept, next > 0 ? Xb.data() + m * d : nullptr,
+                       next);
+      st.gram.add(w.data(), st.curvature);
+    }
   };
   std::vector<ScalarState> states =
       for_each_block<ScalarState>(pb.n, n_threads, init, body, block);
@@ -101,7 +107,7 @@ PassResult pass(const Problem& pb, const double* theta_ptr, const PassRequest& r
   const double scale = 1.0 / pb.weight_sum();
   if (req.grad) VectorMap(req.grad, dp) = scale * total.grad;
   if (diag) VectorMap(req.curvature, dp) = scale * total.diag;
-  if (full) write_symmetric(total.curvature, scale, req.curvature);
+  if (full) write_symmetric(total.curvature, dp, scale, req.curvature);
   return {scale * total.loss, total.n_misclassified};
 }
 

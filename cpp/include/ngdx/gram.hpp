@@ -1,43 +1,76 @@
 // Weighted Gram accumulation: the core of every curvature matrix.
 #pragma once
 
-#include <cmath>
+#include <algorithm>
+#include <cstdint>
+#include <string>
+#include <vector>
 
 #include "ngdx/common.hpp"
+#include "ngdx/gram_kernel.hpp"
 
 namespace ngdx {
 
-/// Rows per block for a Gram of dp columns: the scaled block (rows x dp doubles) is packed
-/// by Eigen's rank update for both operands, so it is kept within 1 MiB to stay in L2
-/// (256 rows up to dp = 512, 64 at dp = 2000: measured 10-39% faster than a fixed 256).
-inline Index gram_block_rows(Index dp) {
-  Index block = kBlockRows;
-  while (block > 32 && block * dp * Index(sizeof(double)) > (Index(1) << 20)) block /= 2;
-  return block;
-}
+/// Rows per block of a pass that builds a Gram of dp columns. Measured on the fused pass
+/// (2 threads, AVX-512 kernel): at dp = 100, 64 rows took 150 ms against 172 ms for 256
+/// and 195 ms for 1024 (the packed block stays near L1); at dp = 500 and 2000, and for
+/// the 55 Grams of a 10-class multinomial at dp = 200, 128 rows were best or within 5%.
+inline Index gram_block_rows(Index dp) { return dp <= 256 ? 64 : 128; }
 
-/// acc(lower) += sum_i w_i * x_i x_i^T over the m rows of the block starting at X
-/// (row stride d), where x_i is the row with a trailing 1 when intercept is set.
-/// Rows are scaled by sqrt(|w_i|) into the row-major scratch `buf` (>= m rows, d + intercept
-/// columns): positive weights from the top, negative from the bottom, each part one
-/// symmetric rank-m update. Zero weights are skipped.
-inline void add_weighted_gram(const double* X, Index m, Index d, bool intercept, const double* w,
-                              RowMatrix& buf, Matrix& acc) {
-  Index top = 0, bottom = m;
-  for (Index i = 0; i < m; ++i) {
-    const double wi = w[i];
-    if (wi == 0.0) continue;
-    const double s = std::sqrt(std::fabs(wi));
-    double* dst = buf.row(wi > 0.0 ? top++ : --bottom).data();
-    const double* src = X + i * d;
-    for (Index j = 0; j < d; ++j) dst[j] = s * src[j];
-    if (intercept) dst[d] = s;
+/// The kernel the next pass will use: AVX-512 when the build has it and the CPU
+/// reports it, the portable one otherwise, unless select_gram_kernel() said otherwise.
+const GramKernel& gram_kernel();
+/// "auto", or the name of an available kernel; std::invalid_argument otherwise.
+void select_gram_kernel(const std::string& name);
+/// Names of the kernels this build and CPU can run, the default first.
+std::vector<std::string> gram_kernels();
+
+/// Per-thread scratch of the weighted Gram for the kernel fixed at construction: one
+/// block of rows packed (with the intercept's column of ones and zero padding) for any
+/// number of weight vectors. Accumulators are D x D column-major matrices (D = dp
+/// rounded up to 8, padded()) whose leading dp x dp lower triangle is the Gram.
+class GramWorkspace {
+ public:
+  GramWorkspace() = default;
+  GramWorkspace(const GramKernel& kernel, Index block_rows, Index dp)
+      : kernel_(&kernel), D_((dp + 7) / 8 * 8) {
+    packed_.assign(static_cast<std::size_t>(block_rows * D_ + 8), 0.0);
+    // band x m x 8 bytes of A panels within 512 KiB of L2, in whole tiles.
+    const Index tile = kernel.tile_rows;
+    band_ = std::max<Index>(tile, (Index(65536) / block_rows) / tile * tile);
   }
-  if (top > 0) acc.selfadjointView<Eigen::Lower>().rankUpdate(buf.topRows(top).transpose(), 1.0);
-  if (bottom < m)
-    acc.selfadjointView<Eigen::Lower>().rankUpdate(buf.middleRows(bottom, m - bottom).transpose(),
-                                                   -1.0);
-}
+  Index padded() const { return D_; }
+  Matrix zero_accumulator() const { return Matrix::Zero(D_, D_); }
+
+  /// Packs the m rows of X (row stride d, a trailing 1 when intercept is set) as the
+  /// next block; `next` (or null) is where the block after it starts, its next_rows rows
+  /// fetched into L2 during the next add().
+  void set_rows(const double* X, Index m, Index d, bool intercept, const double* next = nullptr,
+                Index next_rows = 0) {
+    double* P = aligned(packed_);
+    kernel_->pack(X, m, d, intercept, D_, P);
+    op_ = GramOperands{};
+    op_.m = m, op_.D = D_, op_.packed = P;
+    op_.prefetch = next, op_.prefetch_bytes = next ? next_rows * d * Index(sizeof(double)) : 0;
+  }
+  /// acc(lower) += sum_k w_k x_k x_k^T over the rows set last (w null: unit weights).
+  void add(const double* w, Matrix& acc) {
+    op_.w = w;
+    kernel_->update(op_, acc.data(), acc.rows(), band_);
+    op_.prefetch = nullptr;  // once per block is enough
+  }
+
+ private:
+  static double* aligned(std::vector<double>& v) {  // first 64-byte boundary
+    const auto addr = reinterpret_cast<std::uintptr_t>(v.data());
+    return v.data() + ((64 - addr % 64) % 64) / sizeof(double);
+  }
+
+  const GramKernel* kernel_ = nullptr;
+  Index D_ = 0, band_ = 0;
+  std::vector<double> packed_;
+  GramOperands op_{};
+};
 
 /// diag += sum_i w_i * x_i^2 (elementwise), x_i with a trailing 1 when intercept is set.
 inline void add_weighted_square(const double* X, Index m, Index d, bool intercept, const double* w,
@@ -50,9 +83,9 @@ inline void add_weighted_square(const double* X, Index m, Index d, bool intercep
   }
 }
 
-/// Copies the lower triangle of `lower` (scaled) into the full symmetric row-major out (p x p).
-inline void write_symmetric(const Matrix& lower, double scale, double* out) {
-  const Index p = lower.rows();
+/// Copies the leading p x p lower triangle of `lower` (scaled) into the full symmetric
+/// row-major out (p x p).
+inline void write_symmetric(const Matrix& lower, Index p, double scale, double* out) {
   for (Index i = 0; i < p; ++i)
     for (Index j = 0; j <= i; ++j) out[i * p + j] = out[j * p + i] = scale * lower(i, j);
 }
