@@ -179,9 +179,62 @@ def test_adaptive_damping_rejects_bad_steps_without_counting_them():
     res = ngdx.fit(X, y, "poisson", "ngd", coef_init=bad_start, damping="adaptive")
     assert res.converged
     loss = res.history["loss"]
-    assert np.all(np.diff(loss) <= 4 * np.finfo(float).eps * loss[:-1])  # accepted steps decrease
+    # accepted steps decrease f, up to the resolution of its evaluation (sqrt(n) 4 eps |f|)
+    assert np.all(np.diff(loss) <= np.sqrt(len(y)) * 4 * np.finfo(float).eps * loss[:-1])
     assert len(loss) == res.n_iter + 1
     assert res.history["damping"][1] > 0
+
+
+def test_final_newton_steps_below_the_rounding_of_f_are_judged_by_the_gradient():
+    # With 1e5 rows f's rounding (~sqrt(n) eps |f|) exceeds the last steps' decrease:
+    # judged by f alone they were rejected until the damping blew up (max_iter reached,
+    # damping ~ 69, before the gradient rule).
+    rng = np.random.default_rng(0)
+    n, d = 100_000, 50
+    X = rng.normal(size=(n, d))
+    y = (rng.random(n) < 1 / (1 + np.exp(-(X @ rng.normal(scale=0.3, size=d))))).astype(float)
+    res = ngdx.fit(X, y, tol=1e-13)
+    assert res.converged and res.n_iter <= 7
+    assert np.all(np.diff(res.history["damping"][1:]) < 0)  # no step rejected
+
+
+def _count_curvature_passes(monkeypatch):
+    from ngdx import _objective
+
+    calls = []
+    evaluate = _objective.Objective.evaluate
+
+    def counting(self, theta, kind="none", **kw):
+        calls.append(kind)
+        return evaluate(self, theta, kind, **kw)
+
+    monkeypatch.setattr(_objective.Objective, "evaluate", counting)
+    return calls
+
+
+@pytest.mark.parametrize("model", ["logistic", "poisson", "multinomial"])
+def test_no_curvature_is_computed_at_the_converged_point(model, monkeypatch):
+    X, y = data(model, n=2000)
+    calls = _count_curvature_passes(monkeypatch)
+    res = ngdx.fit(X, y, model, tol=1e-12)
+    assert res.converged
+    assert calls[-1] == "none"  # the last point needed only f and its gradient
+    assert sum(kind != "none" for kind in calls) == res.n_iter  # one per step taken
+
+
+@pytest.mark.parametrize("model", ["logistic", "multinomial"])
+def test_a_wrong_guess_of_the_last_step_costs_a_pass_not_the_answer(model, monkeypatch):
+    from ngdx import _fit
+
+    X, y = data(model, n=2000)
+    expected = ngdx.fit(X, y, model, tol=1e-12)
+    monkeypatch.setattr(_fit._Solver, "_likely_final", lambda self, state: True)
+    calls = _count_curvature_passes(monkeypatch)
+    res = ngdx.fit(X, y, model, tol=1e-12)
+    assert res.n_iter == expected.n_iter
+    np.testing.assert_allclose(res.coef, expected.coef, rtol=0, atol=1e-12)
+    # every accepted trial lacked the curvature: computed again at each iterate
+    assert calls.count("none") == res.n_iter
 
 
 def test_fixed_damping_is_used_as_given():

@@ -94,7 +94,8 @@ def fit(X, y, model="logistic", method="ngd", *, fisher="true", damping="adaptiv
         1e-3 times the mean diagonal of the curvature, shrinks by 3 after steps whose
         actual decrease is > 3/4 of the quadratic model's prediction, doubles below 1/4,
         and a step that increases the objective is rejected with lambda raised 4-fold.
-        Whatever the rule, a failed Cholesky raises lambda (tenfold) and is recorded in
+        A step whose predicted decrease is below what evaluating f can resolve
+        (sqrt(n) 4 eps |f|) is accepted when the gradient shrinks instead. Whatever the rule, a failed Cholesky raises lambda (tenfold) and is recorded in
         ``n_cholesky_failures``. Ignored by ``"gd"``.
     lr : float > 0, optional
         Step size. Default 1.0, except for ``"gd"``: 1 / L with L the largest eigenvalue
@@ -307,6 +308,9 @@ class _Solver:
 
     def _iterate(self, state):
         """One accepted step; returns None, or the reason the fit must stop."""
+        if state.curvature is None and self.needs_curvature:  # skipped at the last point
+            state.curvature = self._keep(self.evaluate(state.theta, True)[2])
+        with_curvature = self.needs_curvature and not self._likely_final(state)
         for _ in range(MAX_DAMPING_RAISES):
             direction, quad = self._direction(state)
             if direction is None:  # M + damping not positive definite
@@ -319,24 +323,30 @@ class _Solver:
                 delta *= math.sqrt(self.max_kl / kl)
                 kl = self.max_kl  # the quadratic KL of the shrunk step, by construction
             if self.step_rule == "armijo":
-                trial = self._armijo(state, delta)
+                trial = self._armijo(state, delta, with_curvature)
                 if trial is None:
                     return ("the line search found no decrease of the objective (at the limit "
                             "of floating-point precision, or a non-descent direction)")
                 delta, kl, trial = trial
             else:
-                trial = self.evaluate(state.theta + delta, self.needs_curvature)
+                trial = self.evaluate(state.theta + delta, with_curvature)
             f_new = trial[0]
             if self.adaptive and self.method != "gd":
                 # Changes below the rounding noise of f say nothing about the model's fit:
-                # such a step is accepted and leaves the damping alone.
+                # such a step leaves the damping alone, and when even the predicted change
+                # is below f's resolution it is judged by the gradient instead.
                 noise = 4.0 * np.finfo(float).eps * abs(state.f)
-                if not (math.isfinite(f_new) and f_new <= state.f + noise):
+                predicted = -(float(state.grad @ delta) + 0.5 * quad(delta))
+                if predicted <= self._f_resolution(state):
+                    ok = (f_new <= state.f + self._f_resolution(state)
+                          and np.abs(trial[1]).max() <= self._grad_norm(state))
+                else:
+                    ok = f_new <= state.f + noise
+                if not (math.isfinite(f_new) and ok):
                     state.damping = max(4.0 * state.damping,
                                         1e-10 * self._curvature_scale(state))
                     continue  # rejected by the damping rule: not an iteration
                 used_damping = state.damping
-                predicted = -(float(state.grad @ delta) + 0.5 * quad(delta))
                 if abs(state.f - f_new) > noise and predicted > noise:
                     rho = (state.f - f_new) / predicted
                     if rho > 0.75:
@@ -353,13 +363,12 @@ class _Solver:
         return ("the damping was raised too often without an acceptable step "
                 f"(damping = {state.damping:.3g})")
 
-    def _armijo(self, state, delta):
+    def _armijo(self, state, delta, with_curvature):
         """Backtrack from delta: (delta, kl, trial) with sufficient decrease, or None."""
         slope = float(state.grad @ delta)
         scale = 1.0
         for attempt in range(MAX_BACKTRACKS):
-            trial = self.evaluate(state.theta + scale * delta,
-                                  self.needs_curvature and attempt == 0)
+            trial = self.evaluate(state.theta + scale * delta, with_curvature and attempt == 0)
             f_new = trial[0]
             # Below the rounding noise of f the Armijo test cannot be decided from values:
             # there a step that does not raise f and shrinks the slope along delta (which, f
@@ -371,7 +380,7 @@ class _Solver:
             else:
                 accept = f_new <= state.f + ARMIJO_C * scale * slope
             if math.isfinite(f_new) and accept:
-                if attempt > 0 and self.needs_curvature:
+                if attempt > 0 and with_curvature:
                     trial = self.evaluate(state.theta + scale * delta, True)
                 kl = self._step_kl(state, scale * delta)
                 return scale * delta, kl, trial
@@ -470,6 +479,26 @@ class _Solver:
                                     self.obj.fit_intercept, self.obj.sample_weight,
                                     self.obj.n_threads, out)
         return out + self.obj.l2 * self.obj.penalty_mask * v
+
+    def _likely_final(self, state):
+        """Whether the next point will probably meet tol, so that computing the curvature
+        with it would be wasted (it is computed later if the guess was wrong). Newton-type
+        steps converge quadratically near the optimum: |g+| ~ C |g|^2, with C read off the
+        last two iterations."""
+        norms = state.history["grad_norm"]
+        if self.method not in ("ngd", "newton") or self.tol <= 0 or len(norms) < 2:
+            return False
+        before, now = norms[-2], norms[-1]
+        if not 0.0 < now < before:
+            return False
+        return (now / before**2) * now**2 < 0.1 * self.tol
+
+    def _f_resolution(self, state):
+        """The change of f its evaluation can resolve: sums of n rounded terms carry
+        errors that grow like sqrt(n) eps |f| (4 eps |f| alone rejected genuine final
+        Newton steps of a 1e5-row fit as increases)."""
+        n = self.obj.X.shape[0]
+        return 4.0 * np.finfo(float).eps * abs(state.f) * math.sqrt(n)
 
     @staticmethod
     def _grad_norm(state):
