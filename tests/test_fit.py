@@ -237,6 +237,74 @@ def test_a_wrong_guess_of_the_last_step_costs_a_pass_not_the_answer(model, monke
     assert calls.count("none") == res.n_iter
 
 
+@pytest.mark.parametrize("model", ["logistic", "probit", "poisson", "multinomial"])
+@pytest.mark.parametrize("method", ["ngd", "newton"])
+def test_reused_curvature_reaches_the_same_optimum_with_fewer_curvatures(model, method,
+                                                                          monkeypatch):
+    X, y = data(model, n=3000, d=6)
+    expected = ngdx.fit(X, y, model, method, tol=1e-11, reuse_curvature=False)
+    calls = _count_curvature_passes(monkeypatch)
+    res = ngdx.fit(X, y, model, method, tol=1e-11, reuse_curvature=True)
+    assert res.converged
+    np.testing.assert_allclose(res.coef, expected.coef, rtol=0, atol=1e-9)
+    np.testing.assert_allclose(res.intercept, expected.intercept, rtol=0, atol=1e-9)
+    n_curvatures = sum(kind != "none" for kind in calls)
+    assert n_curvatures < res.n_iter  # some steps reused a curvature
+
+
+def test_reuse_is_chosen_by_cost():
+    from ngdx import _fit, _objective
+
+    def solver(n, d, K=1, model="logistic"):
+        X, y = np.zeros((n, d)), np.zeros(n)
+        obj = _objective.Objective(X, y, model, K, fit_intercept=True, sample_weight=None,
+                                   l2=0.0, n_threads=1)
+        return _fit._Solver(obj, method="ngd", fisher="true", adaptive=True, damping=0.0,
+                            lr=1.0, step="fixed", max_kl=0.01, tol=1e-8, max_iter=10,
+                            n_samples=1, rng=None, verbose=False, callback=None,
+                            reuse="auto")
+
+    assert not solver(1000, 5).reuse       # a curvature costs less than a pass
+    assert not solver(10**6, 50).reuse
+    assert solver(20_000, 2000).reuse      # p^2 work per row, p^3 to factor
+    assert solver(1000, 200, K=10, model="multinomial").reuse  # K(K+1)/2 Grams
+
+
+@pytest.mark.parametrize("kwargs,match", [
+    (dict(reuse_curvature="sometimes"), "reuse_curvature"),
+    (dict(reuse_curvature=1), "reuse_curvature must be True, False or 'auto'"),
+    (dict(reuse_curvature=True, method="gd"), "reuse_curvature=True is for methods"),
+    (dict(reuse_curvature=True, method="diag"), "reuse_curvature=True is for methods"),
+    (dict(reuse_curvature=True, step="kl"), "not step 'kl'"),
+    (dict(reuse_curvature=True, linear_solver="woodbury", l2=0.1), "woodbury"),
+])
+def test_reuse_curvature_where_it_cannot_apply_is_a_value_error(kwargs, match):
+    X, y = data("logistic")
+    with pytest.raises(ValueError, match=match):
+        ngdx.fit(X, y, **kwargs)
+
+
+@pytest.mark.parametrize("start", [-0.3, 0.3])
+def test_a_rejected_step_on_a_reused_curvature_refreshes_it_and_keeps_the_damping(
+        start, monkeypatch):
+    # With refreshes switched off, only rejections renew the curvature: a reused
+    # curvature's step that overshoots is retried from a curvature at the same point, and
+    # the damping is not raised for it.
+    from ngdx import _fit
+
+    monkeypatch.setattr(_fit._Solver, "_should_refresh", lambda self, state, a, b: False)
+    X, y = data("poisson", n=3000, d=6)
+    calls = _count_curvature_passes(monkeypatch)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        res = ngdx.fit(X, y, "poisson", coef_init=np.full(6, start), reuse_curvature=True,
+                       tol=0.0, max_iter=30)
+    assert sum(kind != "none" for kind in calls) > 1  # a rejection renewed the curvature
+    assert (np.diff(res.history["damping"]) <= 0).all()
+    loss = np.array(res.history["loss"])
+    assert (np.diff(loss) <= 1e-12 * loss[:-1]).all()
+
+
 def test_fixed_damping_is_used_as_given():
     X, y = data("logistic")
     res = ngdx.fit(X, y, damping=0.5, max_iter=3, tol=0)

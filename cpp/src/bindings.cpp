@@ -212,6 +212,26 @@ bool damped_cholesky_solve(const Array& F, const Array& g, double damping, Array
   return ngdx::damped_cholesky_solve(F.data(), p, g.data(), damping, dst);
 }
 
+bool damped_cholesky_factor(Array A, double damping) {
+  require(A.ndim() == 2 && A.shape(0) == A.shape(1),
+          "A must be a square matrix, got shape " + shape_of(A));
+  const Index p = A.shape(0);
+  double* data = A.mutable_data();
+  py::gil_scoped_release release;  // as in fused_pass
+  return ngdx::damped_cholesky_factor(data, p, damping);
+}
+
+void cholesky_solve(const Array& factor, const Array& g, Array out) {
+  require(factor.ndim() == 2 && factor.shape(0) == factor.shape(1),
+          "factor must be a square matrix, got shape " + shape_of(factor));
+  const Index p = factor.shape(0);
+  require_shape(g, "g", p);
+  require_shape(out, "out", p);
+  double* dst = out.mutable_data();
+  py::gil_scoped_release release;  // as in fused_pass
+  ngdx::cholesky_solve(factor.data(), p, g.data(), dst);
+}
+
 int max_threads() {
 #ifdef _OPENMP
   return omp_get_num_procs();
@@ -270,6 +290,11 @@ PYBIND11_MODULE(_core, m) {
   m.def("damped_cholesky_solve", &damped_cholesky_solve, py::arg("F").noconvert(),
         py::arg("g").noconvert(), py::arg("damping"), py::arg("out").noconvert(),
         "Solves (F + damping I) x = g into out; False when not positive definite.");
+  m.def("damped_cholesky_factor", &damped_cholesky_factor, py::arg("A").noconvert(),
+        py::arg("damping"),
+        "Factors A + damping I in place; False when not positive definite.");
+  m.def("cholesky_solve", &cholesky_solve, py::arg("factor").noconvert(), py::arg("g").noconvert(),
+        py::arg("out").noconvert(), "Solves with a factor from damped_cholesky_factor into out.");
   m.def("max_threads", &max_threads, "Processors OpenMP can use (1 without OpenMP).");
   m.def("gram_kernels", &ngdx::gram_kernels,
         "Names of the Gram kernels this build and CPU can run, the default first.");

@@ -18,25 +18,47 @@ def identity(grad):
     return grad.copy(), lambda v: float(v @ v)
 
 
-def full(curvature, grad, damping, null_rows=None, n_classes=1):
-    """Solve (C + damping I) step = grad by Cholesky.
+class CholeskyFactor:
+    """C + damping I factored once (in ``out``, or a new buffer), solved any number of
+    times: what lets a fit reuse one curvature over several exact-gradient steps.
 
     ``null_rows``: for the multinomial model, the parameter rows j along which the
     objective is flat (every direction e_j kron 1 is in the null space of C: the softmax's
-    free shift). C + c/K (1 1^T) on those rows is positive definite and, since grad is
-    orthogonal to the null space, gives the same step: the singular direction is removed
-    by construction instead of being left to the damping. Modifies ``curvature`` in place.
+    free shift). C + c/K (1 1^T) on those rows is positive definite and, since gradients
+    are orthogonal to the null space, gives the same steps: the singular direction is
+    removed by construction instead of being left to the damping. ``curvature`` itself is
+    left as it is (``quad`` reads it). ``ok`` is False when the matrix is not positive
+    definite.
     """
-    if null_rows is not None and len(null_rows):
-        K = n_classes
-        scale = max(float(np.trace(curvature)) / curvature.shape[0], 1e-300)
-        for j in null_rows:
-            block = slice(j * K, (j + 1) * K)
-            curvature[block, block] += scale / K
-    step = np.empty_like(grad)
-    if not _core.damped_cholesky_solve(curvature, grad, float(damping), step):
+
+    def __init__(self, curvature, damping, null_rows=None, n_classes=1, out=None):
+        self.curvature, self.damping = curvature, float(damping)
+        A = np.empty_like(curvature) if out is None else out
+        np.copyto(A, curvature)
+        if null_rows is not None and len(null_rows):
+            K = n_classes
+            scale = max(float(np.trace(curvature)) / curvature.shape[0], 1e-300)
+            for j in null_rows:
+                block = slice(j * K, (j + 1) * K)
+                A[block, block] += scale / K
+        self.ok = _core.damped_cholesky_factor(A, self.damping)
+        self._factor = A
+
+    def solve(self, grad):
+        step = np.empty_like(grad)
+        _core.cholesky_solve(self._factor, grad, step)
+        return step
+
+    def quad(self, v):
+        return float(v @ (self.curvature @ v))
+
+
+def full(curvature, grad, damping, null_rows=None, n_classes=1, out=None):
+    """Solve (C + damping I) step = grad by Cholesky (see :class:`CholeskyFactor`)."""
+    factor = CholeskyFactor(curvature, damping, null_rows, n_classes, out)
+    if not factor.ok:
         return None, None
-    return step, lambda v: float(v @ (curvature @ v))
+    return factor.solve(grad), factor.quad
 
 
 def diagonal(curvature_diag, grad, damping):

@@ -33,6 +33,15 @@ CLASSIFIERS = ("logistic", "probit", "multinomial")
 ARMIJO_C = 1e-4          # sufficient-decrease constant of the Armijo rule
 MAX_BACKTRACKS = 60      # step halvings before a line search gives up
 MAX_DAMPING_RAISES = 60  # damping increases (Cholesky failures or rejected steps) per iteration
+# Relative costs behind reuse_curvature's choice (measured on a 2-core AVX-512 machine;
+# only their ratios matter): seconds per entry of X for a pass of f and its gradient, per
+# row and output for the link function, per entry of a p x p matrix read by a step's
+# solves and products, and flop rates of the Gram and the Cholesky.
+PASS_SECONDS_PER_ENTRY = 5e-10
+PASS_SECONDS_PER_OUTPUT = 5e-9
+STEP_SECONDS_PER_MATRIX_ENTRY = 7e-9
+GRAM_FLOPS = 1e11
+CHOLESKY_FLOPS = 2e10
 
 
 @dataclass
@@ -47,13 +56,18 @@ class _State:
     damping: float
     n_iter: int = 0
     n_cholesky_failures: int = 0
+    factor: object = None  # the CholeskyFactor of curvature + damping, while it is reused
+    curvature_age: int = 0  # steps taken since the curvature was computed
+    refresh_grad: float = math.inf  # max|grad| where the curvature was computed
+    reuse_constant: float = math.nan  # a reused step's rate per unit of refresh_grad
     history: dict = field(default_factory=lambda: {k: [] for k in HISTORY_KEYS})
 
 
 def fit(X, y, model="logistic", method="ngd", *, fisher="true", damping="adaptive", lr=None,
         step="fixed", max_kl=0.01, l2=0.0, fit_intercept=True, sample_weight=None,
         max_iter=100, tol=1e-8, coef_init=None, intercept_init=None, n_samples=1, seed=None,
-        linear_solver="auto", n_threads=None, verbose=False, callback=None):
+        linear_solver="auto", reuse_curvature="auto", n_threads=None, verbose=False,
+        callback=None):
     r"""Fit a GLM by natural gradient descent (or gradient descent, Newton, diagonal or
     Kronecker-factored natural gradient).
 
@@ -132,6 +146,17 @@ def fit(X, y, model="logistic", method="ngd", *, fisher="true", damping="adaptiv
         n x p matrix of weighted rows, and (J^T J + lambda I)^-1 g costs one n x n
         Cholesky, O(n^2 p) once (X X^T) and O(n^2 + n p) per iteration; it needs
         l2 + damping > 0. ``"auto"`` (default) picks woodbury when n < p and it applies.
+    reuse_curvature : bool or "auto"
+        On the Cholesky path of ``"ngd"`` and ``"newton"``: keep one factored curvature
+        for several steps while the gradient stays exact, and recompute it (at the
+        current point) only after a step that shrank max|grad| by less than 4x, or a
+        rejected one. Each reused step then costs one pass of f and its gradient over X
+        instead of a p x p curvature and a p^3 factorization; the fit converges to the
+        same optimum (linearly between refreshes, quadratically when every step
+        refreshes). History's ``kl`` is then the quadratic form of the curvature the step
+        used. ``"auto"`` (default) reuses where it applies (not with ``step="kl"``, whose
+        trust region needs the Fisher at each point) and a new curvature costs more than a
+        pass of f and gradient by the solver's cost model (large p, or many classes).
     n_threads : int, optional
         Threads of the compiled core (default :func:`ngdx.get_num_threads`).
     verbose : bool or int
@@ -207,6 +232,7 @@ def fit(X, y, model="logistic", method="ngd", *, fisher="true", damping="adaptiv
     n_samples = check_positive_int(n_samples, "n_samples")
     linear_solver = check_choice(linear_solver, "linear_solver", LINEAR_SOLVERS)
     sample_space = _use_sample_space(linear_solver, model, method, n, (d + bool(fit_intercept)))
+    reuse = _use_reuse(reuse_curvature, method, step, sample_space)
     n_threads = resolve(n_threads)
     if callback is not None and not callable(callback):
         raise ValueError(f"callback must be callable or None, got {callback!r}")
@@ -219,7 +245,7 @@ def fit(X, y, model="logistic", method="ngd", *, fisher="true", damping="adaptiv
                      damping=0.0 if adaptive else damping, lr=lr, step=step, max_kl=max_kl,
                      tol=tol, max_iter=max_iter, n_samples=n_samples,
                      rng=np.random.default_rng(resolve_seed(seed)), verbose=verbose,
-                     callback=callback, sample_space=sample_space)
+                     callback=callback, sample_space=sample_space, reuse=reuse)
     return solver.run(theta)
 
 
@@ -227,9 +253,14 @@ class _Solver:
     """setup -> [converged? -> direction -> step -> accept] -> finalize."""
 
     def __init__(self, objective, *, method, fisher, adaptive, damping, lr, step, max_kl, tol,
-                 max_iter, n_samples, rng, verbose, callback, sample_space=False):
+                 max_iter, n_samples, rng, verbose, callback, sample_space=False, reuse=False):
         self.obj = objective
         self.sample_space = sample_space  # curvature as per-row weights, Woodbury solve
+        self.refresh_cost = self._refresh_cost(objective)
+        # One factored curvature over several steps; "auto": where a new one costs more
+        # than a pass of f and gradient (else every step's pass also computes it).
+        self.reuse = self.refresh_cost >= 1.0 if reuse == "auto" else reuse
+        self._factor_buffer = None
         self.method, self.step_rule = method, step
         self.adaptive, self.base_damping = adaptive, damping
         self.max_kl, self.tol, self.max_iter = max_kl, tol, max_iter
@@ -272,7 +303,7 @@ class _Solver:
         self._recentre(theta)
         f, g, curv, n_mis = self.evaluate(theta, self.needs_curvature)
         state = _State(theta=theta, f=f, grad=g, curvature=self._keep(curv), n_misclassified=n_mis,
-                       damping=self.base_damping)
+                       damping=self.base_damping, refresh_grad=float(np.abs(g).max()))
         if self.lr is None:
             self.lr = self._default_lr(state) if self.method == "gd" else 1.0
         if self.adaptive and self.method != "gd":
@@ -308,14 +339,18 @@ class _Solver:
 
     def _iterate(self, state):
         """One accepted step; returns None, or the reason the fit must stop."""
-        if state.curvature is None and self.needs_curvature:  # skipped at the last point
-            state.curvature = self._keep(self.evaluate(state.theta, True)[2])
-        with_curvature = self.needs_curvature and not self._likely_final(state)
+        with_curvature = (self.needs_curvature and not self.reuse
+                          and not self._likely_final(state))
         for _ in range(MAX_DAMPING_RAISES):
+            if state.curvature is None and self.needs_curvature:  # at the current point
+                state.curvature = self._keep(self.evaluate(state.theta, True)[2])
+                state.factor, state.curvature_age = None, 0
+                state.refresh_grad = self._grad_norm(state)
             direction, quad = self._direction(state)
             if direction is None:  # M + damping not positive definite
                 state.n_cholesky_failures += 1
                 state.damping = max(10.0 * state.damping, 1e-10 * self._curvature_scale(state))
+                state.factor = None
                 continue
             delta = -self.lr * direction
             kl = self._step_kl(state, delta)
@@ -334,17 +369,20 @@ class _Solver:
             if self.adaptive and self.method != "gd":
                 # Changes below the rounding noise of f say nothing about the model's fit:
                 # such a step leaves the damping alone, and when even the predicted change
-                # is below f's resolution it is judged by the gradient instead.
+                # is below f's resolution a rise within it is allowed if the gradient shrinks.
                 noise = 4.0 * np.finfo(float).eps * abs(state.f)
                 predicted = -(float(state.grad @ delta) + 0.5 * quad(delta))
-                if predicted <= self._f_resolution(state):
+                ok = f_new <= state.f + noise
+                if not ok and predicted <= self._f_resolution(state):
                     ok = (f_new <= state.f + self._f_resolution(state)
                           and np.abs(trial[1]).max() <= self._grad_norm(state))
-                else:
-                    ok = f_new <= state.f + noise
                 if not (math.isfinite(f_new) and ok):
-                    state.damping = max(4.0 * state.damping,
-                                        1e-10 * self._curvature_scale(state))
+                    if state.curvature_age > 0:  # the reused curvature's model failed
+                        state.curvature = None
+                    else:
+                        state.damping = max(4.0 * state.damping,
+                                            1e-10 * self._curvature_scale(state))
+                        state.factor = None
                     continue  # rejected by the damping rule: not an iteration
                 used_damping = state.damping
                 if abs(state.f - f_new) > noise and predicted > noise:
@@ -358,7 +396,13 @@ class _Solver:
                     return ("the objective became non-finite; returning the last finite "
                             "iterate (reduce lr, use step='armijo' or damping='adaptive')")
                 used_damping = state.damping
+            before = self._grad_norm(state)
             self._accept(state, delta, trial, kl, used_damping)
+            if self.reuse:
+                if self._should_refresh(state, before, self._grad_norm(state)):
+                    state.curvature = state.factor = None
+                else:
+                    state.curvature_age += 1
             return None
         return ("the damping was raised too often without an acceptable step "
                 f"(damping = {state.damping:.3g})")
@@ -413,16 +457,23 @@ class _Solver:
         if self.sample_space:
             return _directions.sample_space(self.obj.X, self.obj.row_gram(), state.curvature,
                                             g, self.obj.l2, lam, self.obj.fit_intercept)
-        # full() adds the null-space term in place: copy only when it will (the core's
-        # solve copies the matrix anyway and leaves state.curvature intact).
-        curv = state.curvature.copy() if self.null_rows else state.curvature
-        return _directions.full(curv, g, lam, self.null_rows, self.K)
+        if state.factor is None:  # factored in one buffer, reused for the whole fit
+            if self._factor_buffer is None:
+                self._factor_buffer = np.empty_like(state.curvature)
+            factor = _directions.CholeskyFactor(state.curvature, lam, self.null_rows, self.K,
+                                                out=self._factor_buffer)
+            if not factor.ok:
+                return None, None
+            state.factor = factor
+        return state.factor.solve(g), state.factor.quad
 
     def _accept(self, state, delta, trial, kl, used_damping):
         state.theta = state.theta + delta
         self._recentre(state.theta)
         state.f, state.grad, curv, state.n_misclassified = trial
-        state.curvature = self._keep(curv)
+        state.factor = None if not self.reuse else state.factor
+        if not self.reuse or curv is not None:
+            state.curvature = self._keep(curv)
         state.n_iter += 1
         self._record(state, step_norm=float(np.linalg.norm(delta)), kl=kl, damping=used_damping)
 
@@ -479,6 +530,48 @@ class _Solver:
                                     self.obj.fit_intercept, self.obj.sample_weight,
                                     self.obj.n_threads, out)
         return out + self.obj.l2 * self.obj.penalty_mask * v
+
+    @staticmethod
+    def _refresh_cost(obj):
+        """A new curvature and its factorization, in units of one reused step (a pass of f
+        and gradient, and the solves and products with p x p matrices)."""
+        n, K = obj.X.shape[0], obj.n_classes
+        dp = obj.d + obj.fit_intercept
+        cheap = (n * dp * K * PASS_SECONDS_PER_ENTRY + n * K * PASS_SECONDS_PER_OUTPUT
+                 + obj.p**2 * STEP_SECONDS_PER_MATRIX_ENTRY)
+        dear = n * dp**2 * K * (K + 1) / 2 / GRAM_FLOPS + obj.p**3 / 3 / CHOLESKY_FLOPS
+        return dear / cheap
+
+    def _should_refresh(self, state, before, after):
+        """After an accepted step under reuse: recompute the curvature at the new point?
+
+        A reused curvature's steps converge linearly, at a rate that grows with how far
+        the iterate has moved since the curvature was computed, i.e. with max|grad| there:
+        rate ~ c |g_refresh|, c read off the steps taken. The expected cost to reach tol
+        (in reused steps) is compared both ways: keep going at the rate seen (or, after a
+        fresh step, expected), or pay refresh_cost now and go on at rate c |g| from here.
+        Until a reused step has measured c, one is tried."""
+        if before <= 0.0 or after <= 0.0:
+            return False
+        rate = after / before
+        if not rate < 1.0:
+            return True
+        if state.curvature_age > 0:
+            state.reuse_constant = rate / state.refresh_grad
+            reuse_rate = rate
+        elif math.isnan(state.reuse_constant):
+            return False  # try one reused step, which measures c
+        else:
+            reuse_rate = state.reuse_constant * state.refresh_grad
+        remaining = math.log(after / self.tol) if self.tol > 0 else 30.0
+        rate_after = state.reuse_constant * after
+        if remaining <= 0.0 or not rate_after < 1.0:
+            return False
+        if not reuse_rate < 1.0:
+            return True
+        keep = remaining / -math.log(reuse_rate)
+        refresh = self.refresh_cost + remaining / -math.log(rate_after)
+        return refresh < keep
 
     def _likely_final(self, state):
         """Whether the next point will probably meet tol, so that computing the curvature
@@ -560,6 +653,21 @@ def _use_sample_space(linear_solver, model, method, n, p):
         raise ValueError("linear_solver 'woodbury' is for methods 'ngd' and 'newton' on "
                          f"one-output models, got method {method!r}, model {model!r}")
     return linear_solver == "woodbury" or (linear_solver == "auto" and applies and n < p)
+
+
+def _use_reuse(reuse_curvature, method, step, sample_space):
+    applies = method in ("ngd", "newton") and not sample_space and step != "kl"
+    if isinstance(reuse_curvature, str):
+        check_choice(reuse_curvature, "reuse_curvature", ("auto",))
+        return "auto" if applies else False
+    if not isinstance(reuse_curvature, (bool, np.bool_)):
+        raise ValueError(f"reuse_curvature must be True, False or 'auto', got {reuse_curvature!r}")
+    if reuse_curvature and not applies:
+        raise ValueError("reuse_curvature=True is for methods 'ngd' and 'newton' on the "
+                         "Cholesky path (not linear_solver 'woodbury', not step 'kl'), got "
+                         f"method {method!r}, step {step!r}"
+                         + (", woodbury" if sample_space else ""))
+    return bool(reuse_curvature)
 
 
 def _check_positive(value, name):
