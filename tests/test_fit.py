@@ -208,7 +208,13 @@ def _count_curvature_passes(monkeypatch):
         calls.append(kind)
         return evaluate(self, theta, kind, **kw)
 
+    def at_zero_coef(self, theta):  # the curvature of the pass just counted, by a Gram
+        calls[-1] = "kron"
+        return fisher_at_zero_coef(self, theta)
+
+    fisher_at_zero_coef = _objective.Objective.fisher_at_zero_coef
     monkeypatch.setattr(_objective.Objective, "evaluate", counting)
+    monkeypatch.setattr(_objective.Objective, "fisher_at_zero_coef", at_zero_coef)
     return calls
 
 
@@ -250,6 +256,22 @@ def test_reused_curvature_reaches_the_same_optimum_with_fewer_curvatures(model, 
     np.testing.assert_allclose(res.intercept, expected.intercept, rtol=0, atol=1e-9)
     n_curvatures = sum(kind != "none" for kind in calls)
     assert n_curvatures < res.n_iter  # some steps reused a curvature
+
+
+@pytest.mark.parametrize("fit_intercept", [False, True])
+@pytest.mark.parametrize("weighted", [False, True])
+def test_multinomial_fisher_at_zero_coef_is_the_kronecker_product(fit_intercept, weighted):
+    from ngdx import _objective
+
+    X, y = data("multinomial", n=500, d=5, K=3)
+    sw = np.random.default_rng(0).uniform(0.5, 2.0, 500) if weighted else None
+    obj = _objective.Objective(X, y, "multinomial", 3, fit_intercept=fit_intercept,
+                               sample_weight=sw, l2=0.3, n_threads=2)
+    theta = np.zeros(obj.p)
+    if fit_intercept:
+        theta[-3:] = [0.4, -0.2, 0.1]
+    _, _, F, _ = obj.evaluate(theta, "true")
+    np.testing.assert_allclose(obj.fisher_at_zero_coef(theta), F, rtol=1e-12, atol=1e-15)
 
 
 def test_reuse_is_chosen_by_cost():

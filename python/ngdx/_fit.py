@@ -283,6 +283,11 @@ class _Solver:
         """(f, grad, curvature, n_misclassified) at theta; the curvature only if asked."""
         kind = self.kind if with_curvature else "none"
         seed = int(self.rng.integers(2**63)) if kind == "mc" else 0
+        if (kind in ("true", "hessian") and self.obj.model == "multinomial"
+                and self.method in ("ngd", "newton")
+                and not theta[: self.obj.d * self.K].any()):  # e.g. the null-model start
+            f, g, _, n_mis = self.obj.evaluate(theta)
+            return f, g, self.obj.fisher_at_zero_coef(theta), n_mis
         if self.sample_space and kind != "none":
             f, g, _, n_mis = self.obj.evaluate(theta)
             curv = self.obj.curvature_weights(theta, kind, n_samples=self.n_samples, seed=seed)

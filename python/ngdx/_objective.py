@@ -90,6 +90,19 @@ class Objective:
             self._input_gram = A
         return self._input_gram
 
+    def fisher_at_zero_coef(self, theta):
+        """The true Fisher (plus the penalty) of the multinomial model at a theta whose
+        coef rows are all zero, as the null-model start is: every row then has the same
+        output weight W = diag(mu) - mu mu^T (mu the softmax of the intercept), so
+        F = A kron W with A the input Gram: one Gram instead of K(K+1)/2."""
+        K = self.n_classes
+        b = theta[self.d * K:] if self.fit_intercept else np.zeros(K)
+        mu = np.exp(b - b.max())
+        mu /= mu.sum()
+        F = np.kron(self.input_gram(), np.diag(mu) - np.outer(mu, mu))
+        F[np.diag_indices(self.p)] += self.l2 * self.penalty_mask
+        return F
+
     def row_gram(self):
         """C = X X^T (n, n), constant over a fit (computed once): the sample-space solve
         needs only C and per-row weights each iteration."""
