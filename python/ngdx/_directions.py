@@ -120,7 +120,8 @@ def sample_space(X, C, w, grad, l2, damping, fit_intercept):
         return None, None
     d = X.shape[1]
     r = np.sqrt(w)
-    S = C * np.outer(r, r)  # J J^T restricted to coef: diag(r) X X^T diag(r)
+    S = C * r[:, None]  # J J^T restricted to coef: diag(r) X X^T diag(r)
+    S *= r
     S[np.diag_indices_from(S)] += c
 
     def J_coef(v):  # J restricted to coef: sqrt(w) * (X v)
@@ -133,11 +134,17 @@ def sample_space(X, C, w, grad, l2, damping, fit_intercept):
     Jg = J_coef(g_coef)
     # Every R = (c I + J J^T)^-1 needed comes from R u and R J g (u = r, J's intercept
     # column), since R J J^T = I - c R: one factorization, two right-hand sides.
-    rhs = np.column_stack([r, Jg]) if fit_intercept else Jg[:, None]
+    # S is positive definite (c > 0): Cholesky, half of LU's work.
     try:
-        sol = np.linalg.solve(S, rhs)
+        L = np.linalg.cholesky(S)
     except np.linalg.LinAlgError:
         return None, None
+    rhs = [r, Jg] if fit_intercept else [Jg]
+    sol = np.empty((len(r), len(rhs)))
+    for k, b in enumerate(rhs):  # row-major L read column-major is the upper factor L^T
+        out = np.empty(len(r))
+        _core.cholesky_solve(L, np.ascontiguousarray(b), out)
+        sol[:, k] = out
     if not np.isfinite(sol).all():
         return None, None
     b = 0.0
