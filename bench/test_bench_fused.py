@@ -15,6 +15,7 @@ import pytest
 from _problems import (RTOL, SIZES, assert_close, check_pass, mirror_lower, numpy_pass,
                        numpy_syrk_pass, sqrt_weights, syrk_lower)
 
+from ngdx import _core
 from ngdx._functional import fused
 
 
@@ -40,6 +41,18 @@ def test_ngdx_2_threads(run, problem, reference):
 def test_ngdx_1_thread(run, problem, reference):
     got = run(lambda: fused(*problem, "logistic", "true", n_threads=1))
     check_pass(got, reference["numpy"], "ngdx (1 thread) vs NumPy", symmetric=True)
+
+
+@pytest.mark.parametrize("kernel", _core.gram_kernels()[1:])
+@pytest.mark.parametrize("problem", ALL_SIZES, indirect=True)
+def test_ngdx_other_gram_kernel(run, problem, reference, kernel):
+    """The kernels the default one was chosen over (the portable one on AVX-512 CPUs)."""
+    _core.select_gram_kernel(kernel)
+    try:
+        got = run(lambda: fused(*problem, "logistic", "true", n_threads=2))
+    finally:
+        _core.select_gram_kernel("auto")
+    check_pass(got, reference["numpy"], f"ngdx ({kernel} kernel) vs NumPy", symmetric=True)
 
 
 @pytest.mark.parametrize("problem", ALL_SIZES, indirect=True)

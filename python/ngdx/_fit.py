@@ -484,8 +484,12 @@ class _Solver:
 
     # ------------------------------------------------------------------ helpers
     def _keep(self, curv):
-        """The objective's curvature buffer is reused by the next evaluation: keep a copy."""
-        return None if curv is None else curv.copy()
+        """The objective's curvature buffer is reused by the next evaluation with a
+        curvature: keep a copy. Under reuse only a refresh evaluates one, and it replaces
+        the kept curvature anyway: no copy (one p x p matrix less)."""
+        if curv is None or self.reuse:
+            return curv
+        return curv.copy()
 
     def _recentre(self, theta):
         """Remove the softmax's free shift: zero-sum intercepts (and coef rows when l2 = 0)."""
