@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 import ngdx
+from ngdx import _core
 from ngdx.__main__ import main
 
 matplotlib = pytest.importorskip("matplotlib")  # the "plot" extra, part of ".[test]"
@@ -41,7 +42,9 @@ def test_demo_multinomial_includes_kfac(tmp_path, capsys):
 
 def test_info_and_help(capsys):
     assert main(["info"]) == 0
-    assert f"ngdx {ngdx.__version__}" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert f"ngdx {ngdx.__version__}" in out
+    assert f"Gram kernel {_core.gram_kernel()}" in out and "portable" in out
     main([])
     assert "demo" in capsys.readouterr().out
 

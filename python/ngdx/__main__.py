@@ -14,8 +14,10 @@ from ngdx import _core
 
 
 def info():
+    kernels = _core.gram_kernels()
     print(f"ngdx {ngdx.__version__}: OpenMP {'on' if _core.has_openmp else 'off'}, "
-          f"{ngdx.get_num_threads()} threads by default")
+          f"{ngdx.get_num_threads()} threads by default, Gram kernel {_core.gram_kernel()} "
+          f"(this build and CPU can run: {', '.join(kernels)})")
 
 
 def main(argv=None):
@@ -29,7 +31,7 @@ def main(argv=None):
     demo.add_argument("--out", default=".", help="folder for the plot (default: here)")
     demo.add_argument("--max-iter", type=int, default=1000, help="per method (default 1000)")
     demo.add_argument("--verbose", type=int, default=0, help="1 or 2: per-iteration lines")
-    commands.add_parser("info", help="version, OpenMP and threads")
+    commands.add_parser("info", help="version, OpenMP, threads and Gram kernel")
     args = parser.parse_args(argv)
     if args.command == "demo":
         from ._demo import run
