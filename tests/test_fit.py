@@ -274,6 +274,69 @@ def test_multinomial_fisher_at_zero_coef_is_the_kronecker_product(fit_intercept,
     np.testing.assert_allclose(obj.fisher_at_zero_coef(theta), F, rtol=1e-12, atol=1e-15)
 
 
+@pytest.mark.parametrize("model,method", [
+    ("logistic", "ngd"), ("probit", "ngd"), ("poisson", "ngd"), ("gaussian", "ngd"),
+    ("multinomial", "ngd"), ("logistic", "newton"), ("poisson", "newton"),
+    ("multinomial", "newton")])
+def test_conjugate_gradient_reaches_the_cholesky_optimum_without_a_p_by_p_matrix(
+        model, method, monkeypatch):
+    from ngdx import _objective
+
+    X, y = data(model, n=3000, d=6)
+    expected = ngdx.fit(X, y, model, method, tol=1e-11, linear_solver="cholesky")
+    shapes = []
+    evaluate = _objective.Objective.evaluate
+
+    def recording(self, theta, kind="none", **kw):
+        out = evaluate(self, theta, kind, **kw)
+        shapes.append(None if out[2] is None else out[2].shape)
+        return out
+
+    monkeypatch.setattr(_objective.Objective, "evaluate", recording)
+    res = ngdx.fit(X, y, model, method, tol=1e-11, linear_solver="cg")
+    assert res.converged and res.linear_solver == "cg"
+    np.testing.assert_allclose(res.coef, expected.coef, rtol=0, atol=1e-9)
+    p = res.coef.size + np.size(res.intercept)
+    assert (p,) in shapes and (p, p) not in shapes  # only the diagonal preconditioner
+
+
+def test_conjugate_gradient_stops_at_its_tolerance():
+    from ngdx import _directions
+
+    rng = np.random.default_rng(0)
+    B = rng.normal(size=(40, 40))
+    A = B @ B.T + 40 * np.eye(40)
+    b = rng.normal(size=40)
+    for rtol in (1e-2, 1e-6, 1e-12):
+        x = _directions.conjugate_gradient(lambda v: A @ v, b, np.diag(A).copy(), rtol, 500)
+        assert np.linalg.norm(A @ x - b) <= rtol * np.linalg.norm(b)
+    x1 = _directions.conjugate_gradient(lambda v: A @ v, b, np.diag(A).copy(), 0.0, 1)
+    assert np.linalg.norm(A @ x1 - b) > 1e-3 * np.linalg.norm(b)  # one product only
+    assert _directions.conjugate_gradient(lambda v: -v, b, np.ones(40), 1e-8, 10) is None
+
+
+def test_matrix_free_is_chosen_when_the_dense_matrix_is_too_big():
+    from ngdx._fit import _use_matrix_free
+
+    assert _use_matrix_free("auto", "logistic", "ngd", "true", n=10**5, p=20_000)
+    assert not _use_matrix_free("auto", "logistic", "ngd", "true", n=10**5, p=2_000)
+    assert not _use_matrix_free("auto", "logistic", "ngd", "true", n=10**4, p=20_000)  # n < p
+    assert not _use_matrix_free("auto", "probit", "newton", "true", n=10**5, p=20_000)
+    assert _use_matrix_free("cg", "probit", "ngd", "true", n=10, p=3)
+
+
+@pytest.mark.parametrize("kwargs,match", [
+    (dict(linear_solver="cg", method="gd"), "linear_solver 'cg' needs"),
+    (dict(linear_solver="cg", fisher="empirical"), "linear_solver 'cg' needs"),
+    (dict(linear_solver="cg", model="probit", method="newton"), "canonical-link"),
+    (dict(linear_solver="cg", reuse_curvature=True), "reuse_curvature=True is for"),
+])
+def test_conjugate_gradient_where_it_cannot_apply_is_a_value_error(kwargs, match):
+    X, y = data("logistic")
+    with pytest.raises(ValueError, match=match):
+        ngdx.fit(X, y, **kwargs)
+
+
 def test_reuse_is_chosen_by_cost():
     from ngdx import _fit, _objective
 

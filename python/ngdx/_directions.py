@@ -61,6 +61,35 @@ def full(curvature, grad, damping, null_rows=None, n_classes=1, out=None):
     return factor.solve(grad), factor.quad
 
 
+def conjugate_gradient(matvec, b, precond, rtol, max_iter):
+    """Solve A x = b (A symmetric positive definite, given by ``matvec``) from x = 0 by
+    conjugate gradient preconditioned with diag(``precond``), until |r| <= rtol |b| or
+    ``max_iter`` products. Returns x, or None when A shows a direction of non-positive
+    curvature before any progress (A + damping not positive definite)."""
+    if not (precond > 0).all():
+        return None
+    x = np.zeros_like(b)
+    r = b.copy()
+    z = r / precond
+    p = z.copy()
+    rz = float(r @ z)
+    target = rtol * float(np.linalg.norm(b))
+    for _ in range(max_iter):
+        Ap = matvec(p)
+        pAp = float(p @ Ap)
+        if not pAp > 0:
+            return x if x.any() else None
+        alpha = rz / pAp
+        x += alpha * p
+        r -= alpha * Ap
+        if float(np.linalg.norm(r)) <= target:
+            break
+        z = r / precond
+        rz, rz_old = float(r @ z), rz
+        p = z + (rz / rz_old) * p
+    return x
+
+
 def diagonal(curvature_diag, grad, damping):
     """Solve (diag(c) + damping) step = grad elementwise."""
     denom = curvature_diag + damping

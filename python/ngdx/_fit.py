@@ -25,7 +25,7 @@ from ._validation import (as_design, as_float_array, as_labels, check_choice, ch
 from ._threads import resolve
 
 METHODS = ("gd", "ngd", "diag", "newton", "kfac")
-LINEAR_SOLVERS = ("auto", "cholesky", "woodbury")
+LINEAR_SOLVERS = ("auto", "cholesky", "woodbury", "cg")
 FISHERS = ("true", "empirical", "mc")
 STEPS = ("fixed", "kl", "armijo")
 CLASSIFIERS = ("logistic", "probit", "multinomial")
@@ -33,6 +33,10 @@ CLASSIFIERS = ("logistic", "probit", "multinomial")
 ARMIJO_C = 1e-4          # sufficient-decrease constant of the Armijo rule
 MAX_BACKTRACKS = 60      # step halvings before a line search gives up
 MAX_DAMPING_RAISES = 60  # damping increases (Cholesky failures or rejected steps) per iteration
+# linear_solver="auto" goes matrix-free (CG) when a p x p matrix would take more than this.
+DENSE_MAX_BYTES = 2**31
+CG_MAX_ITER = 500  # conjugate-gradient iterations per step
+
 # Relative costs behind reuse_curvature's choice (measured on a 2-core AVX-512 machine;
 # only their ratios matter): seconds per entry of X for a pass of f and its gradient, per
 # row and output for the link function, per entry of a p x p matrix read by a step's
@@ -139,13 +143,18 @@ def fit(X, y, model="logistic", method="ngd", *, fisher="true", damping="adaptiv
         Labels drawn per row for ``fisher="mc"``.
     seed : int, optional
         Seed of the Monte Carlo Fisher.
-    linear_solver : {"auto", "cholesky", "woodbury"}
+    linear_solver : {"auto", "cholesky", "woodbury", "cg"}
         How ``"ngd"`` and ``"newton"`` solve their damped system. ``"cholesky"`` forms the
         p x p curvature and factors it: O(n p^2 + p^3) per iteration. ``"woodbury"``
         works in sample space for one-output models: the curvature is J^T J with J an
         n x p matrix of weighted rows, and (J^T J + lambda I)^-1 g costs one n x n
         Cholesky, O(n^2 p) once (X X^T) and O(n^2 + n p) per iteration; it needs
-        l2 + damping > 0. ``"auto"`` (default) picks woodbury when n < p and it applies.
+        l2 + damping > 0. ``"cg"`` never forms a p x p matrix: preconditioned conjugate
+        gradient (Jacobi) on Fisher-vector products, two passes over X each, solved to a
+        relative residual min(0.1, sqrt(max|grad|)) per step; memory O(p) beyond X, for
+        ``"ngd"`` with ``fisher="true"`` and ``"newton"`` on canonical links. ``"auto"``
+        (default) picks woodbury when n < p and it applies, cg when n >= p and a p x p
+        matrix would take more than 2 GiB (p > 16384), else cholesky.
     reuse_curvature : bool or "auto"
         On the Cholesky path of ``"ngd"`` and ``"newton"``: keep one factored curvature
         for several steps while the gradient stays exact, and recompute it (at the
@@ -231,8 +240,11 @@ def fit(X, y, model="logistic", method="ngd", *, fisher="true", damping="adaptiv
     tol = check_nonnegative(tol, "tol")
     n_samples = check_positive_int(n_samples, "n_samples")
     linear_solver = check_choice(linear_solver, "linear_solver", LINEAR_SOLVERS)
-    sample_space = _use_sample_space(linear_solver, model, method, n, (d + bool(fit_intercept)))
-    reuse = _use_reuse(reuse_curvature, method, step, sample_space)
+    p = (d + bool(fit_intercept)) * K
+    matrix_free = _use_matrix_free(linear_solver, model, method, fisher, n, p)
+    sample_space = (not matrix_free
+                    and _use_sample_space(linear_solver, model, method, n, p // K))
+    reuse = _use_reuse(reuse_curvature, method, step, sample_space or matrix_free)
     n_threads = resolve(n_threads)
     if callback is not None and not callable(callback):
         raise ValueError(f"callback must be callable or None, got {callback!r}")
@@ -245,7 +257,8 @@ def fit(X, y, model="logistic", method="ngd", *, fisher="true", damping="adaptiv
                      damping=0.0 if adaptive else damping, lr=lr, step=step, max_kl=max_kl,
                      tol=tol, max_iter=max_iter, n_samples=n_samples,
                      rng=np.random.default_rng(resolve_seed(seed)), verbose=verbose,
-                     callback=callback, sample_space=sample_space, reuse=reuse)
+                     callback=callback, sample_space=sample_space, reuse=reuse,
+                     matrix_free=matrix_free)
     return solver.run(theta)
 
 
@@ -253,8 +266,12 @@ class _Solver:
     """setup -> [converged? -> direction -> step -> accept] -> finalize."""
 
     def __init__(self, objective, *, method, fisher, adaptive, damping, lr, step, max_kl, tol,
-                 max_iter, n_samples, rng, verbose, callback, sample_space=False, reuse=False):
+                 max_iter, n_samples, rng, verbose, callback, sample_space=False, reuse=False,
+                 matrix_free=False):
         self.obj = objective
+        # Conjugate gradient on Fisher-vector products: the curvature kept is its diagonal
+        # (the preconditioner), never a p x p matrix.
+        self.matrix_free = matrix_free
         self.sample_space = sample_space  # curvature as per-row weights, Woodbury solve
         self.refresh_cost = self._refresh_cost(objective)
         # One factored curvature over several steps; "auto": where a new one costs more
@@ -268,7 +285,7 @@ class _Solver:
         self.verbose, self.callback = verbose, callback
         self.kind = {"gd": "none", "ngd": fisher, "diag": fisher, "newton": "hessian",
                      "kfac": "none"}[method]
-        self.diagonal = method == "diag"
+        self.diagonal = method == "diag" or matrix_free
         self.lr = lr
         self.K = objective.n_classes
         # Rows of theta along which a multinomial objective is flat (the softmax's shift).
@@ -284,7 +301,7 @@ class _Solver:
         kind = self.kind if with_curvature else "none"
         seed = int(self.rng.integers(2**63)) if kind == "mc" else 0
         if (kind in ("true", "hessian") and self.obj.model == "multinomial"
-                and self.method in ("ngd", "newton")
+                and self.method in ("ngd", "newton") and not self.diagonal
                 and not theta[: self.obj.d * self.K].any()):  # e.g. the null-model start
             f, g, _, n_mis = self.obj.evaluate(theta)
             return f, g, self.obj.fisher_at_zero_coef(theta), n_mis
@@ -462,6 +479,8 @@ class _Solver:
         if self.sample_space:
             return _directions.sample_space(self.obj.X, self.obj.row_gram(), state.curvature,
                                             g, self.obj.l2, lam, self.obj.fit_intercept)
+        if self.matrix_free:
+            return self._cg_direction(state)
         if state.factor is None:  # factored in one buffer, reused for the whole fit
             if self._factor_buffer is None:
                 self._factor_buffer = np.empty_like(state.curvature)
@@ -471,6 +490,19 @@ class _Solver:
                 return None, None
             state.factor = factor
         return state.factor.solve(g), state.factor.quad
+
+    def _cg_direction(self, state):
+        """Preconditioned CG on (F + l2 P + damping I) step = grad with F v from two passes
+        over X, to a relative residual that tightens as the gradient shrinks (inexact
+        Newton: min(0.1, sqrt(max|grad|)), the Eisenstat-Walker forcing term)."""
+        theta, lam = state.theta, state.damping
+        rtol = min(0.1, math.sqrt(self._grad_norm(state)))
+        step = _directions.conjugate_gradient(
+            lambda v: self._fisher_product(theta, v) + lam * v, state.grad,
+            state.curvature + lam, rtol, CG_MAX_ITER)
+        if step is None:
+            return None, None
+        return step, lambda v: float(v @ self._fisher_product(theta, v))
 
     def _accept(self, state, delta, trial, kl, used_damping):
         state.theta = state.theta + delta
@@ -630,7 +662,8 @@ class _Solver:
 
     def _linear_solver_name(self):
         if self.method in ("ngd", "newton"):
-            return "woodbury" if self.sample_space else "cholesky"
+            return ("cg" if self.matrix_free else "woodbury" if self.sample_space
+                    else "cholesky")
         return {"gd": "none", "diag": "diagonal", "kfac": "kronecker"}[self.method]
 
     def _finish(self, state, converged, message, warn=False):
@@ -664,6 +697,19 @@ def _use_sample_space(linear_solver, model, method, n, p):
     return linear_solver == "woodbury" or (linear_solver == "auto" and applies and n < p)
 
 
+def _use_matrix_free(linear_solver, model, method, fisher, n, p):
+    """Whether the damped system is solved by conjugate gradient on Fisher-vector
+    products: asked for, or "auto" with n >= p and a p x p matrix over DENSE_MAX_BYTES."""
+    canonical = model in ("logistic", "poisson", "gaussian", "multinomial")
+    applies = (method == "ngd" and fisher == "true") or (method == "newton" and canonical)
+    if linear_solver == "cg" and not applies:
+        raise ValueError("linear_solver 'cg' needs Fisher-vector products: method 'ngd' with "
+                         "fisher 'true', or 'newton' on a canonical-link model (not probit), "
+                         f"got method {method!r}, fisher {fisher!r}, model {model!r}")
+    return linear_solver == "cg" or (linear_solver == "auto" and applies and n >= p
+                                     and 8 * p * p > DENSE_MAX_BYTES)
+
+
 def _use_reuse(reuse_curvature, method, step, sample_space):
     applies = method in ("ngd", "newton") and not sample_space and step != "kl"
     if isinstance(reuse_curvature, str):
@@ -673,9 +719,9 @@ def _use_reuse(reuse_curvature, method, step, sample_space):
         raise ValueError(f"reuse_curvature must be True, False or 'auto', got {reuse_curvature!r}")
     if reuse_curvature and not applies:
         raise ValueError("reuse_curvature=True is for methods 'ngd' and 'newton' on the "
-                         "Cholesky path (not linear_solver 'woodbury', not step 'kl'), got "
-                         f"method {method!r}, step {step!r}"
-                         + (", woodbury" if sample_space else ""))
+                         "Cholesky path (not linear_solver 'woodbury' or 'cg', not step "
+                         f"'kl'), got method {method!r}, step {step!r}"
+                         + (", a matrix-free or woodbury solver" if sample_space else ""))
     return bool(reuse_curvature)
 
 
