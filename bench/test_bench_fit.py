@@ -24,6 +24,7 @@ FITS = {
     "poisson 1e6x50": dict(model="poisson", n=1_000_000, d=50, l2=0.0),
     "multinomial10 2e4x50": dict(model="multinomial", n=20_000, d=50, l2=0.0, K=10),
     "logistic 2000x20000 l2 (woodbury)": dict(model="logistic", n=2000, d=20_000, l2=1e-2),
+    "logistic 2e4x2000 (curvature reuse)": dict(model="logistic", n=20_000, d=2000, l2=0.0),
 }
 
 

@@ -17,6 +17,14 @@ RTOL = 1e-12
 SIZES = [(1, 1, 2), (7, 1, 2), (300, 4, 3), (777, 2, 2), (513, 6, 4)]
 
 
+@pytest.fixture(params=_core.gram_kernels())
+def gram_kernel(request):
+    """Each Gram kernel this build and CPU can run (AVX-512 and portable on AVX-512 CPUs)."""
+    _core.select_gram_kernel(request.param)
+    yield request.param
+    _core.select_gram_kernel("auto")
+
+
 def close(a, b, rtol=RTOL):
     """Relative agreement, scaled by the largest entry (so exact zeros compare fine)."""
     a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
@@ -30,7 +38,8 @@ def close(a, b, rtol=RTOL):
 @pytest.mark.parametrize("fit_intercept", [False, True])
 @pytest.mark.parametrize("weighted", [False, True])
 @pytest.mark.parametrize("n_threads", [1, 2])
-def test_fused_pass_matches_reference(model, n, d, K, fit_intercept, weighted, n_threads):
+def test_fused_pass_matches_reference(model, n, d, K, fit_intercept, weighted, n_threads,
+                                     gram_kernel):
     X, y, theta = make_problem(model, n, d, K, seed=n + d, fit_intercept=True)
     if not fit_intercept:
         theta = theta.reshape(d + 1, -1)[:d].ravel()
@@ -129,6 +138,37 @@ def test_natural_gradient_matches_reference(p, damping):
     x = ngdx.natural_gradient(F, g, damping)
     close(x, ref.natural_gradient(F, g, damping), rtol=1e-10)
     close((F + damping * np.eye(p)) @ x, g, rtol=1e-10)
+
+
+@pytest.mark.parametrize("p", [1, 2, 10, 60, 301])
+@pytest.mark.parametrize("damping", [0.0, 0.1])
+def test_cholesky_factor_in_place_then_solves_match_reference(p, damping):
+    rng = np.random.default_rng(p)
+    A = rng.normal(size=(p + 3, p))
+    F = A.T @ A / (p + 3)
+    factor = F.copy()
+    assert _core.damped_cholesky_factor(factor, damping)
+    for seed in range(3):  # one factorization, several right-hand sides
+        g = np.random.default_rng(seed).normal(size=p)
+        x = np.empty(p)
+        _core.cholesky_solve(factor, g, x)
+        close(x, ref.natural_gradient(F, g, damping), rtol=1e-10)
+
+
+def test_cholesky_factor_reports_a_matrix_that_is_not_positive_definite():
+    F = np.array([[1.0, 2.0], [2.0, 1.0]])  # eigenvalues 3 and -1
+    assert not _core.damped_cholesky_factor(F.copy(), 0.0)
+    assert _core.damped_cholesky_factor(F.copy(), 1.5)
+    assert not _core.damped_cholesky_factor(np.zeros((3, 3)), 0.0)
+
+
+def test_cholesky_bindings_check_shapes():
+    with pytest.raises(ValueError, match="A must be a square matrix"):
+        _core.damped_cholesky_factor(np.ones((2, 3)), 0.0)
+    with pytest.raises(ValueError, match="factor must be a square matrix"):
+        _core.cholesky_solve(np.ones(3), np.ones(3), np.empty(3))
+    with pytest.raises(ValueError, match="g"):
+        _core.cholesky_solve(np.eye(3), np.ones(2), np.empty(3))
 
 
 def test_fisher_of_scores_is_empirical_fisher(model):

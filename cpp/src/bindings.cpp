@@ -201,10 +201,15 @@ void fisher_from_scores(const Array& S, bool diagonal, int n_threads, Array out)
   ngdx::fisher_from_scores(S.data(), n, p, diagonal, dst, n_threads);
 }
 
+/// p for a square (p, p) matrix argument, or ValueError.
+Index square_size(const Array& A, const char* name) {
+  require(A.ndim() == 2 && A.shape(0) == A.shape(1),
+          std::string(name) + " must be a square matrix, got shape " + shape_of(A));
+  return A.shape(0);
+}
+
 bool damped_cholesky_solve(const Array& F, const Array& g, double damping, Array out) {
-  require(F.ndim() == 2 && F.shape(0) == F.shape(1),
-          "F must be a square matrix, got shape " + shape_of(F));
-  const Index p = F.shape(0);
+  const Index p = square_size(F, "F");
   require_shape(g, "g", p);
   require_shape(out, "out", p);
   double* dst = out.mutable_data();
@@ -213,18 +218,14 @@ bool damped_cholesky_solve(const Array& F, const Array& g, double damping, Array
 }
 
 bool damped_cholesky_factor(Array A, double damping) {
-  require(A.ndim() == 2 && A.shape(0) == A.shape(1),
-          "A must be a square matrix, got shape " + shape_of(A));
-  const Index p = A.shape(0);
+  const Index p = square_size(A, "A");
   double* data = A.mutable_data();
   py::gil_scoped_release release;  // as in fused_pass
   return ngdx::damped_cholesky_factor(data, p, damping);
 }
 
 void cholesky_solve(const Array& factor, const Array& g, Array out) {
-  require(factor.ndim() == 2 && factor.shape(0) == factor.shape(1),
-          "factor must be a square matrix, got shape " + shape_of(factor));
-  const Index p = factor.shape(0);
+  const Index p = square_size(factor, "factor");
   require_shape(g, "g", p);
   require_shape(out, "out", p);
   double* dst = out.mutable_data();
