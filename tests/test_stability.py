@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 import ngdx
+from ngdx import _reference as ref
 from ngdx._functional import fused
 
 mpmath.mp.dps = 50
@@ -94,3 +95,15 @@ def test_multinomial_extreme_logits_finite():
     assert np.isclose(loss, 2000.0, rtol=1e-12)
     assert np.isfinite(grad).all() and np.isfinite(F).all()
     assert np.isfinite(ngdx.kl(X, theta, -theta, "multinomial"))
+
+
+@pytest.mark.parametrize("x", [-100.0, -23.482699226549986, -10.0, -5.1, -1.0, -0.3, 0.0, 0.5,
+                               3.0, 10.0])
+def test_reference_probit_curvature_is_accurate_where_the_core_is(x):
+    # The NumPy oracle's lambda (x + lambda) cancelled for x << 0 (2e-11 at x = -23.5),
+    # which a hypothesis example on a fresh CI machine exposed as a false core mismatch.
+    mpmath.mp.dps = 50
+    e = mpmath.mpf(x)
+    lam = mpmath.npdf(e) / mpmath.ncdf(e)
+    exact = float(lam * (e + lam))
+    assert abs(ref.probit_curvature(np.array([x]))[0] / exact - 1) < 2e-12
