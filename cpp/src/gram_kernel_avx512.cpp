@@ -15,7 +15,7 @@ void pack(const double* X, std::ptrdiff_t m, std::ptrdiff_t d, bool intercept, s
 }
 }  // namespace
 
-extern const GramKernel kernel = {"avx512", 8, 24, &update, &pack};
+extern const GramKernel kernel = {"avx512", 24, &update, &pack};
 
 }  // namespace gram_avx512
 }  // namespace ngdx

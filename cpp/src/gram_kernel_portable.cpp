@@ -15,7 +15,7 @@ void pack(const double* X, std::ptrdiff_t m, std::ptrdiff_t d, bool intercept, s
 }
 }  // namespace
 
-extern const GramKernel kernel = {"portable", 4, 8, &update, &pack};
+extern const GramKernel kernel = {"portable", 8, &update, &pack};
 
 }  // namespace gram_portable
 }  // namespace ngdx

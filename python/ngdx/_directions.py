@@ -53,14 +53,6 @@ class CholeskyFactor:
         return float(v @ (self.curvature @ v))
 
 
-def full(curvature, grad, damping, null_rows=None, n_classes=1, out=None):
-    """Solve (C + damping I) step = grad by Cholesky (see :class:`CholeskyFactor`)."""
-    factor = CholeskyFactor(curvature, damping, null_rows, n_classes, out)
-    if not factor.ok:
-        return None, None
-    return factor.solve(grad), factor.quad
-
-
 def conjugate_gradient(matvec, b, precond, rtol, max_iter):
     """Solve A x = b (A symmetric positive definite, given by ``matvec``) from x = 0 by
     conjugate gradient preconditioned with diag(``precond``), until |r| <= rtol |b| or

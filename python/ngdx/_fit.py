@@ -113,7 +113,8 @@ def fit(X, y, model="logistic", method="ngd", *, fisher="true", damping="adaptiv
         actual decrease is > 3/4 of the quadratic model's prediction, doubles below 1/4,
         and a step that increases the objective is rejected with lambda raised 4-fold.
         A step whose predicted decrease is below what evaluating f can resolve
-        (sqrt(n) 4 eps |f|) is accepted when the gradient shrinks instead. Whatever the rule, a failed Cholesky raises lambda (tenfold) and is recorded in
+        (sqrt(n) 4 eps |f|) is accepted when the gradient shrinks instead. Whatever the
+        rule, a failed Cholesky raises lambda (tenfold) and is recorded in
         ``n_cholesky_failures``. Ignored by ``"gd"``.
     lr : float > 0, optional
         Step size. Default 1.0, except for ``"gd"``: 1 / L with L the largest eigenvalue
@@ -158,8 +159,9 @@ def fit(X, y, model="logistic", method="ngd", *, fisher="true", damping="adaptiv
     reuse_curvature : bool or "auto"
         On the Cholesky path of ``"ngd"`` and ``"newton"``: keep one factored curvature
         for several steps while the gradient stays exact, and recompute it (at the
-        current point) only after a step that shrank max|grad| by less than 4x, or a
-        rejected one. Each reused step then costs one pass of f and its gradient over X
+        current point) when a cost model expects that to reach tol sooner (it compares the
+        rate the kept curvature achieves with the rate a fresh one would give), or after
+        a rejected step. Each reused step then costs one pass of f and its gradient over X
         instead of a p x p curvature and a p^3 factorization; the fit converges to the
         same optimum (linearly between refreshes, quadratically when every step
         refreshes). History's ``kl`` is then the quadratic form of the curvature the step
@@ -508,8 +510,8 @@ class _Solver:
         state.theta = state.theta + delta
         self._recentre(state.theta)
         state.f, state.grad, curv, state.n_misclassified = trial
-        state.factor = None if not self.reuse else state.factor
-        if not self.reuse or curv is not None:
+        if not self.reuse:  # else the kept curvature and its factor serve the next step
+            state.factor = None
             state.curvature = self._keep(curv)
         state.n_iter += 1
         self._record(state, step_norm=float(np.linalg.norm(delta)), kl=kl, damping=used_damping)

@@ -28,7 +28,7 @@ std::vector<std::string> gram_kernels();
 /// Per-thread scratch of the weighted Gram for the kernel fixed at construction: one
 /// block of rows packed (with the intercept's column of ones and zero padding) for any
 /// number of weight vectors. Accumulators are D x D column-major matrices (D = dp
-/// rounded up to 8, padded()) whose leading dp x dp lower triangle is the Gram.
+/// rounded up to 8) whose leading dp x dp lower triangle is the Gram.
 class GramWorkspace {
  public:
   GramWorkspace() = default;
@@ -39,7 +39,6 @@ class GramWorkspace {
     const Index tile = kernel.tile_rows;
     band_ = std::max<Index>(tile, (Index(65536) / block_rows) / tile * tile);
   }
-  Index padded() const { return D_; }
   Matrix zero_accumulator() const { return Matrix::Zero(D_, D_); }
 
   /// Packs the m rows of X (row stride d, a trailing 1 when intercept is set) as the

@@ -20,7 +20,6 @@ struct GramOperands {
 /// One compiled Gram micro-kernel (see gram_tile.hpp).
 struct GramKernel {
   const char* name;           ///< "portable" (the build's NGDX_ARCH) or "avx512"
-  std::ptrdiff_t panel_cols;  ///< NR: columns per tile (divides 8)
   std::ptrdiff_t tile_rows;   ///< rows per full tile (8 MV): bands are multiples of it
   /// C(lower, column-major, leading dimension ldc >= D, >= D columns) += sum_k w_k x_k x_k^T.
   void (*update)(const GramOperands& op, double* C, std::ptrdiff_t ldc, std::ptrdiff_t band);
