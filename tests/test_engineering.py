@@ -47,7 +47,7 @@ def evaluate(X, y, theta, theta_q, model, n_threads=1):
         "hessian": ngdx.hessian(X, y, theta, model, n_threads=n_threads),
         "fisher_true": f("true"),
         "fisher_empirical": f("empirical"),
-        "fisher_mc": f("mc", seed=11, n_samples=3),
+        "fisher_mc": f("mc", seed=11, n_mc_samples=3),
         "fisher_true_diag": f("true", diagonal=True),
         "fisher_empirical_diag": f("empirical", diagonal=True),
         "fisher_mc_diag": f("mc", seed=11, diagonal=True),
@@ -405,7 +405,7 @@ def test_mc_fisher_depends_on_the_seed_not_the_threads(model, diagonal):
     X, y, theta, _ = make_problem(model, n=2500, d=5)
 
     def mc(seed, n_threads):
-        return ngdx.fisher(X, None, theta, model, "mc", diagonal=diagonal, n_samples=2,
+        return ngdx.fisher(X, None, theta, model, "mc", diagonal=diagonal, n_mc_samples=2,
                            seed=seed, n_threads=n_threads)
 
     base = mc(123, 1)

@@ -60,7 +60,7 @@ def test_every_method_reaches_the_same_optimum(model, method):
 def test_ngd_with_each_fisher_reaches_the_optimum(model, fisher):
     X, y = data(model, n=300, d=3)
     ref = ngdx.fit(X, y, model, "newton", tol=1e-12)
-    res = ngdx.fit(X, y, model, "ngd", fisher=fisher, n_samples=4, seed=0, tol=1e-9,
+    res = ngdx.fit(X, y, model, "ngd", fisher=fisher, n_mc_samples=4, seed=0, tol=1e-9,
                    max_iter=500)
     assert res.converged, res.message
     np.testing.assert_allclose(res.coef, ref.coef, atol=1e-6)
@@ -77,7 +77,7 @@ def test_probit_newton_differs_from_fisher_scoring_but_reaches_the_same_point():
     X, y = data("probit")
     a = ngdx.fit(X, y, "probit", "newton", damping=0.0)
     b = ngdx.fit(X, y, "probit", "ngd", damping=0.0)
-    assert not np.allclose(a.history["loss"][1], b.history["loss"][1], rtol=1e-8, atol=0)
+    assert not np.allclose(a.history["objective"][1], b.history["objective"][1], rtol=1e-8, atol=0)
     np.testing.assert_allclose(a.coef, b.coef, atol=1e-7)
 
 
@@ -86,7 +86,7 @@ def test_canonical_newton_equals_fisher_scoring(model):
     X, y = data(model)
     a = ngdx.fit(X, y, model, "newton", damping=0.0, tol=0, max_iter=4)
     b = ngdx.fit(X, y, model, "ngd", damping=0.0, tol=0, max_iter=4)
-    np.testing.assert_allclose(a.history["loss"], b.history["loss"], rtol=1e-13)
+    np.testing.assert_allclose(a.history["objective"], b.history["objective"], rtol=1e-13)
 
 
 # ------------------------------------------------------------------ objective
@@ -98,7 +98,7 @@ def test_sample_weight_two_equals_the_row_twice(model):
     b = ngdx.fit(np.vstack([X, X[:50]]), np.concatenate([y, y[:50]]), model, l2=0.01, tol=1e-11)
     np.testing.assert_allclose(a.coef, b.coef, atol=1e-8)
     np.testing.assert_allclose(a.intercept, b.intercept, atol=1e-8)
-    np.testing.assert_allclose(a.history["loss"][-1], b.history["loss"][-1], rtol=1e-12)
+    np.testing.assert_allclose(a.history["objective"][-1], b.history["objective"][-1], rtol=1e-12)
 
 
 def test_intercept_is_not_penalized():
@@ -112,7 +112,7 @@ def test_intercept_is_not_penalized():
 def test_loss_history_is_the_penalized_objective(model):
     X, y = data(model)
     res = ngdx.fit(X, y, model, l2=0.05)
-    assert np.isclose(res.history["loss"][-1], objective(res, X, y, model, 0.05), rtol=1e-12)
+    assert np.isclose(res.history["objective"][-1], objective(res, X, y, model, 0.05), rtol=1e-12)
 
 
 def test_multinomial_shift_is_removed():
@@ -139,7 +139,7 @@ def test_armijo_never_increases_the_objective(model):
     for method in ("gd", "ngd", "diag"):
         res = ngdx.fit(X, y, model, method, step="armijo", lr=5.0, damping=0.0,
                        max_iter=5000, tol=1e-9)
-        loss = res.history["loss"]
+        loss = res.history["objective"]
         # never increases (beyond the rounding of f itself, once steps are that small)
         assert np.all(np.diff(loss) <= 8 * np.finfo(float).eps * loss[:-1]), method
         assert res.converged, method
@@ -178,7 +178,7 @@ def test_adaptive_damping_rejects_bad_steps_without_counting_them():
     bad_start = np.full(4, 2.0)  # far from the optimum: full Newton steps overshoot
     res = ngdx.fit(X, y, "poisson", "ngd", coef_init=bad_start, damping="adaptive")
     assert res.converged
-    loss = res.history["loss"]
+    loss = res.history["objective"]
     # accepted steps decrease f, up to the resolution of its evaluation (sqrt(n) 4 eps |f|)
     assert np.all(np.diff(loss) <= np.sqrt(len(y)) * 4 * np.finfo(float).eps * loss[:-1])
     assert len(loss) == res.n_iter + 1
@@ -198,75 +198,77 @@ def test_final_newton_steps_below_the_rounding_of_f_are_judged_by_the_gradient()
     assert np.all(np.diff(res.history["damping"][1:]) < 0)  # no step rejected
 
 
-def _count_curvature_passes(monkeypatch):
-    from ngdx import _objective
+def _solver(X, y, model, method="ngd", **kw):
+    """(solver, theta0) as ngdx.fit would run them, with every other argument at fit's
+    default: the seam the tests replace a policy through."""
+    import inspect
 
-    calls = []
-    evaluate = _objective.Objective.evaluate
+    from ngdx import _fit
 
-    def counting(self, theta, kind="none", **kw):
-        calls.append(kind)
-        return evaluate(self, theta, kind, **kw)
-
-    def at_zero_coef(self, theta):  # the curvature of the pass just counted, by a Gram
-        calls[-1] = "kron"
-        return fisher_at_zero_coef(self, theta)
-
-    fisher_at_zero_coef = _objective.Objective.fisher_at_zero_coef
-    monkeypatch.setattr(_objective.Objective, "evaluate", counting)
-    monkeypatch.setattr(_objective.Objective, "fisher_at_zero_coef", at_zero_coef)
-    return calls
+    defaults = {k: v.default for k, v in inspect.signature(ngdx.fit).parameters.items()
+                if v.default is not inspect.Parameter.empty and k not in ("model", "method")}
+    return _fit.build(X, y, model, method, **{**defaults, **kw})
 
 
 @pytest.mark.parametrize("model", ["logistic", "poisson", "multinomial"])
-def test_no_curvature_is_computed_at_the_converged_point(model, monkeypatch):
+def test_no_curvature_is_computed_at_the_converged_point(model):
     X, y = data(model, n=2000)
-    calls = _count_curvature_passes(monkeypatch)
     res = ngdx.fit(X, y, model, tol=1e-12)
     assert res.converged
-    assert calls[-1] == "none"  # the last point needed only f and its gradient
-    assert sum(kind != "none" for kind in calls) == res.n_iter  # one per step taken
+    curvature = res.history["curvature"]
+    assert curvature[-1] == 0  # the last point needed only f and its gradient
+    assert (curvature[:-1] == 1).all() and res.n_curvatures == res.n_iter  # one per step
+    assert res.history["passes"][0] == 1 + (model == "multinomial")  # + the input Gram
+    assert (res.history["passes"][1:] == 1).all()  # each step: its trial pass, nothing else
 
 
 @pytest.mark.parametrize("model", ["logistic", "multinomial"])
-def test_a_wrong_guess_of_the_last_step_costs_a_pass_not_the_answer(model, monkeypatch):
-    from ngdx import _fit
+def test_a_wrong_guess_of_the_last_step_costs_a_pass_not_the_answer(model):
+    from ngdx._solver import CurvatureSchedule
+
+    class AlwaysFinal(CurvatureSchedule):
+        def likely_final(self, state):
+            return True
 
     X, y = data(model, n=2000)
     expected = ngdx.fit(X, y, model, tol=1e-12)
-    monkeypatch.setattr(_fit._Solver, "_likely_final", lambda self, state: True)
-    calls = _count_curvature_passes(monkeypatch)
-    res = ngdx.fit(X, y, model, tol=1e-12)
+    solver, theta = _solver(X, y, model, tol=1e-12)
+    s = solver.schedule
+    solver.schedule = AlwaysFinal(exact=s.exact, reuse=s.reuse, cost=s.cost, tol=s.tol)
+    res = solver.run(theta)
     assert res.n_iter == expected.n_iter
     np.testing.assert_allclose(res.coef, expected.coef, rtol=0, atol=1e-12)
-    # every accepted trial lacked the curvature: computed again at each iterate
-    assert calls.count("none") == res.n_iter
+    # every accepted trial lacked the curvature: computed again at each iterate but the last
+    assert (res.history["curvature"][:-1] == 1).all() and res.history["curvature"][-1] == 0
+    assert res.n_curvatures == res.n_iter
+    assert (res.history["passes"][2:] == 2).all()  # a trial pass and a curvature pass
+    assert res.n_passes - expected.n_passes == res.n_iter - 1
 
 
 @pytest.mark.parametrize("model", ["logistic", "probit", "poisson", "multinomial"])
 @pytest.mark.parametrize("method", ["ngd", "newton"])
-def test_reused_curvature_reaches_the_same_optimum_with_fewer_curvatures(model, method,
-                                                                          monkeypatch):
+def test_reused_curvature_reaches_the_same_optimum_with_fewer_curvatures(model, method):
     X, y = data(model, n=3000, d=6)
     expected = ngdx.fit(X, y, model, method, tol=1e-11, reuse_curvature=False)
-    calls = _count_curvature_passes(monkeypatch)
     res = ngdx.fit(X, y, model, method, tol=1e-11, reuse_curvature=True)
     assert res.converged
     np.testing.assert_allclose(res.coef, expected.coef, rtol=0, atol=1e-9)
     np.testing.assert_allclose(res.intercept, expected.intercept, rtol=0, atol=1e-9)
-    n_curvatures = sum(kind != "none" for kind in calls)
-    assert n_curvatures < res.n_iter  # some steps reused a curvature
+    assert res.n_curvatures < res.n_iter  # some steps reused a curvature
+    assert res.n_curvatures == res.history["curvature"].sum()  # refreshes at iterates only
+    assert expected.n_curvatures >= expected.n_iter
 
 
 @pytest.mark.parametrize("fit_intercept", [False, True])
 @pytest.mark.parametrize("weighted", [False, True])
 def test_multinomial_fisher_at_zero_coef_is_the_kronecker_product(fit_intercept, weighted):
-    from ngdx import _objective
+    from ngdx._data import ArrayRows
+    from ngdx._models import FAMILIES, GLMObjective
 
     X, y = data("multinomial", n=500, d=5, K=3)
     sw = np.random.default_rng(0).uniform(0.5, 2.0, 500) if weighted else None
-    obj = _objective.Objective(X, y, "multinomial", 3, fit_intercept=fit_intercept,
-                               sample_weight=sw, l2=0.3, n_threads=2)
+    rows = ArrayRows(X, y, sample_weight=sw, fit_intercept=fit_intercept, n_threads=2)
+    obj = GLMObjective(rows, FAMILIES["multinomial"], 3, l2=0.3)
     theta = np.zeros(obj.p)
     if fit_intercept:
         theta[-3:] = [0.4, -0.2, 0.1]
@@ -279,29 +281,33 @@ def test_multinomial_fisher_at_zero_coef_is_the_kronecker_product(fit_intercept,
     ("multinomial", "ngd"), ("logistic", "newton"), ("poisson", "newton"),
     ("multinomial", "newton")])
 def test_conjugate_gradient_reaches_the_cholesky_optimum_without_a_p_by_p_matrix(
-        model, method, monkeypatch):
-    from ngdx import _objective
+        model, method):
+    import tracemalloc
 
     X, y = data(model, n=3000, d=6)
     expected = ngdx.fit(X, y, model, method, tol=1e-11, linear_solver="cholesky")
-    shapes = []
-    evaluate = _objective.Objective.evaluate
-
-    def recording(self, theta, kind="none", **kw):
-        out = evaluate(self, theta, kind, **kw)
-        shapes.append(None if out[2] is None else out[2].shape)
-        return out
-
-    monkeypatch.setattr(_objective.Objective, "evaluate", recording)
     res = ngdx.fit(X, y, model, method, tol=1e-11, linear_solver="cg")
     assert res.converged and res.linear_solver == "cg"
     np.testing.assert_allclose(res.coef, expected.coef, rtol=0, atol=1e-9)
-    p = res.coef.size + np.size(res.intercept)
-    assert (p,) in shapes and (p, p) not in shapes  # only the diagonal preconditioner
+    # memory: with p = 303 (K = 3: 909) a p x p matrix is 0.7 (6.6) MB; the cg fit's
+    # allocations stay far below one
+    X, y = data(model, n=3000, d=300)
+    p = (300 + 1) * (3 if model == "multinomial" else 1)
+    tracemalloc.start()
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            res = ngdx.fit(X, y, model, method, l2=1e-3, max_iter=3, tol=0,
+                           linear_solver="cg")
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert res.linear_solver == "cg" and res.n_iter == 3
+    assert peak < 0.25 * 8 * p * p
 
 
 def test_conjugate_gradient_stops_at_its_tolerance():
-    from ngdx import _directions
+    from ngdx import _curvature as _directions
 
     rng = np.random.default_rng(0)
     B = rng.normal(size=(40, 40))
@@ -316,13 +322,15 @@ def test_conjugate_gradient_stops_at_its_tolerance():
 
 
 def test_matrix_free_is_chosen_when_the_dense_matrix_is_too_big():
-    from ngdx._fit import _use_matrix_free
+    from ngdx._models import FAMILIES
+    from ngdx._solver.choose import use_matrix_free
 
-    assert _use_matrix_free("auto", "logistic", "ngd", "true", n=10**5, p=20_000)
-    assert not _use_matrix_free("auto", "logistic", "ngd", "true", n=10**5, p=2_000)
-    assert not _use_matrix_free("auto", "logistic", "ngd", "true", n=10**4, p=20_000)  # n < p
-    assert not _use_matrix_free("auto", "probit", "newton", "true", n=10**5, p=20_000)
-    assert _use_matrix_free("cg", "probit", "ngd", "true", n=10, p=3)
+    logistic, probit = FAMILIES["logistic"], FAMILIES["probit"]
+    assert use_matrix_free("auto", logistic, "ngd", "true", n=10**5, p=20_000)
+    assert not use_matrix_free("auto", logistic, "ngd", "true", n=10**5, p=2_000)
+    assert not use_matrix_free("auto", logistic, "ngd", "true", n=10**4, p=20_000)  # n < p
+    assert not use_matrix_free("auto", probit, "newton", "true", n=10**5, p=20_000)
+    assert use_matrix_free("cg", probit, "ngd", "true", n=10, p=3)
 
 
 @pytest.mark.parametrize("kwargs,match", [
@@ -338,21 +346,17 @@ def test_conjugate_gradient_where_it_cannot_apply_is_a_value_error(kwargs, match
 
 
 def test_reuse_is_chosen_by_cost():
-    from ngdx import _fit, _objective
+    from ngdx._solver.choose import use_reuse
 
-    def solver(n, d, K=1, model="logistic"):
-        X, y = np.zeros((n, d)), np.zeros(n)
-        obj = _objective.Objective(X, y, model, K, fit_intercept=True, sample_weight=None,
-                                   l2=0.0, n_threads=1)
-        return _fit._Solver(obj, method="ngd", fisher="true", adaptive=True, damping=0.0,
-                            lr=1.0, step="fixed", max_kl=0.01, tol=1e-8, max_iter=10,
-                            n_samples=1, rng=None, verbose=False, callback=None,
-                            reuse="auto")
+    def reuse(n, d, K=1):
+        return use_reuse("auto", "ngd", "fixed", "cholesky", n, d, K, True)
 
-    assert not solver(1000, 5).reuse       # a curvature costs less than a pass
-    assert not solver(10**6, 50).reuse
-    assert solver(20_000, 2000).reuse      # p^2 work per row, p^3 to factor
-    assert solver(1000, 200, K=10, model="multinomial").reuse  # K(K+1)/2 Grams
+    assert not reuse(1000, 5)       # a curvature costs less than a pass
+    assert not reuse(10**6, 50)
+    assert reuse(20_000, 2000)      # p^2 work per row, p^3 to factor
+    assert reuse(1000, 200, K=10)   # K(K+1)/2 Grams
+    assert not use_reuse("auto", "ngd", "kl", "cholesky", 20_000, 2000, 1, True)
+    assert not use_reuse("auto", "ngd", "fixed", "cg", 20_000, 2000, 1, True)
 
 
 @pytest.mark.parametrize("kwargs,match", [
@@ -370,23 +374,29 @@ def test_reuse_curvature_where_it_cannot_apply_is_a_value_error(kwargs, match):
 
 
 @pytest.mark.parametrize("start", [-0.3, 0.3])
-def test_a_rejected_step_on_a_reused_curvature_refreshes_it_and_keeps_the_damping(
-        start, monkeypatch):
+def test_a_rejected_step_on_a_reused_curvature_refreshes_it_and_keeps_the_damping(start):
     # With refreshes switched off, only rejections renew the curvature: a reused
     # curvature's step that overshoots is retried from a curvature at the same point, and
     # the damping is not raised for it.
-    from ngdx import _fit
+    from ngdx._solver import CurvatureSchedule
 
-    monkeypatch.setattr(_fit._Solver, "_should_refresh", lambda self, state, a, b: False)
+    class NeverRefresh(CurvatureSchedule):
+        def should_refresh(self, state, before, after):
+            return False
+
     X, y = data("poisson", n=3000, d=6)
-    calls = _count_curvature_passes(monkeypatch)
+    solver, theta = _solver(X, y, "poisson", coef_init=np.full(6, start),
+                            reuse_curvature=True, tol=0.0, max_iter=30)
+    s = solver.schedule
+    solver.schedule = NeverRefresh(exact=s.exact, reuse=s.reuse, cost=s.cost, tol=s.tol)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
-        res = ngdx.fit(X, y, "poisson", coef_init=np.full(6, start), reuse_curvature=True,
-                       tol=0.0, max_iter=30)
-    assert sum(kind != "none" for kind in calls) > 1  # a rejection renewed the curvature
+        res = solver.run(theta)
+    assert res.n_rejected >= 1 and res.n_curvatures > 1  # a rejection renewed the curvature
+    assert res.n_curvatures == res.n_rejected + 1
+    assert res.n_curvatures == res.history["curvature"].sum()
     assert (np.diff(res.history["damping"]) <= 0).all()
-    loss = np.array(res.history["loss"])
+    loss = np.array(res.history["objective"])
     assert (np.diff(loss) <= 1e-12 * loss[:-1]).all()
 
 
@@ -414,7 +424,8 @@ def test_tol_zero_runs_exactly_max_iter(model):
         warnings.simplefilter("error")  # tol=0 asks for max_iter steps: no warning
         res = ngdx.fit(X, y, model, tol=0, max_iter=7)
     assert res.n_iter == 7 and not res.converged
-    for key in ("loss", "grad_norm", "step_norm", "kl", "damping", "time"):
+    for key in ("objective", "grad_norm", "step_norm", "kl", "damping", "time", "curvature",
+                "passes"):
         assert res.history[key].shape == (8,)
     assert res.history["step_norm"][0] == 0 and res.history["kl"][0] == 0
     assert np.all(np.diff(res.history["time"]) >= 0)
@@ -432,18 +443,23 @@ def test_non_finite_objective_stops_with_the_last_finite_iterate():
     with pytest.warns(ConvergenceWarning, match="non-finite"):
         res = ngdx.fit(X * 30, y, "poisson", "gd", lr=10.0, max_iter=50)
     assert "non-finite" in res.message and not res.converged
-    assert np.isfinite(res.coef).all() and np.isfinite(res.history["loss"]).all()
+    assert np.isfinite(res.coef).all() and np.isfinite(res.history["objective"]).all()
 
 
-def test_line_search_failure_is_reported(monkeypatch):
-    from ngdx import _directions
+def test_line_search_failure_is_reported():
+    from ngdx._curvature import Identity
+
+    class Ascending(Identity):  # a direction that ascends: no decrease is ever found
+        def solve(self, grad, damping):
+            return -grad
 
     X, y = data("logistic")
-    # a direction that ascends: the line search can never find a decrease
-    monkeypatch.setattr(_directions, "identity", lambda g: (-g.copy(), lambda v: float(v @ v)))
+    solver, theta = _solver(X, y, "logistic", method="gd", step="armijo")
+    solver.curvature = Ascending(solver.objective)
     with pytest.warns(ConvergenceWarning, match="line search"):
-        res = ngdx.fit(X, y, method="gd", step="armijo")
+        res = solver.run(theta)
     assert res.n_iter == 0 and "line search" in res.message
+    assert res.n_rejected == solver.step.MAX_BACKTRACKS
 
 
 def test_callback_sees_each_iteration_and_can_stop():
@@ -451,7 +467,7 @@ def test_callback_sees_each_iteration_and_can_stop():
     seen = []
 
     def callback(r):
-        seen.append((r.n_iter, r.history["loss"][-1]))
+        seen.append((r.n_iter, r.history["objective"][-1]))
         return r.n_iter == 2
 
     res = ngdx.fit(X, y, method="gd", callback=callback)
@@ -636,7 +652,7 @@ def test_woodbury_takes_the_same_steps_as_cholesky(model, fit_intercept):
     b = ngdx.fit(X, y, model, linear_solver="woodbury", **kw)
     assert (a.linear_solver, b.linear_solver) == ("cholesky", "woodbury")
     assert a.n_iter == b.n_iter and b.converged
-    np.testing.assert_allclose(b.history["loss"], a.history["loss"], rtol=1e-12)
+    np.testing.assert_allclose(b.history["objective"], a.history["objective"], rtol=1e-12)
     np.testing.assert_allclose(b.history["kl"], a.history["kl"], rtol=1e-8, atol=1e-15)
     np.testing.assert_allclose(b.coef, a.coef, atol=1e-9)
 

@@ -123,7 +123,7 @@ def test_score_has_zero_mean_and_the_fisher_is_its_covariance(model):
 def test_mc_fisher_approaches_true_fisher(model):
     X, _, theta = make_problem(model, 40, 2, 3, seed=7)
     F = ngdx.fisher(X, None, theta, model, "true")
-    errors = [rel_err(ngdx.fisher(X, None, theta, model, "mc", n_samples=S, seed=1), F)
+    errors = [rel_err(ngdx.fisher(X, None, theta, model, "mc", n_mc_samples=S, seed=1), F)
               for S in (4, 4000)]
     assert errors[1] < 0.1
     assert errors[1] < errors[0] / 5  # ~ 1/sqrt(S): sqrt(1000) ~ 32
@@ -131,8 +131,8 @@ def test_mc_fisher_approaches_true_fisher(model):
 
 def test_mc_diagonal_is_diagonal_of_mc_fisher(model):
     X, _, theta = make_problem(model, 300, 3, 3, seed=8)
-    full = ngdx.fisher(X, None, theta, model, "mc", n_samples=3, seed=2)
-    diag = ngdx.fisher(X, None, theta, model, "mc", n_samples=3, seed=2, diagonal=True)
+    full = ngdx.fisher(X, None, theta, model, "mc", n_mc_samples=3, seed=2)
+    diag = ngdx.fisher(X, None, theta, model, "mc", n_mc_samples=3, seed=2, diagonal=True)
     assert rel_err(diag, np.diag(full)) < 1e-13
 
 

@@ -47,7 +47,7 @@ def test_fused_pass_matches_reference(model, n, d, K, fit_intercept, weighted, n
     kw = dict(sample_weight=sw, fit_intercept=fit_intercept)
     for kind in ("true", "empirical", "hessian", "mc"):
         for diagonal in (False, True):
-            loss, grad, curv = fused(X, y, theta, model, kind, diagonal=diagonal, n_samples=3,
+            loss, grad, curv = fused(X, y, theta, model, kind, diagonal=diagonal, n_mc_samples=3,
                                      seed=11, n_threads=n_threads, **kw)
             close(loss, ref.loss(X, y, theta, model, **kw))
             close(grad, ref.grad(X, y, theta, model, **kw))
@@ -68,7 +68,7 @@ def test_public_functions_match_reference(model, n, d, K):
     close(ngdx.hessian(X, y, theta, model), ref.curvature(X, y, flat, model, "hessian"))
     for kind in ("true", "empirical", "mc"):
         for diagonal in (False, True):
-            close(ngdx.fisher(X, y, theta, model, kind, diagonal=diagonal, n_samples=2, seed=4),
+            close(ngdx.fisher(X, y, theta, model, kind, diagonal=diagonal, n_mc_samples=2, seed=4),
                   ref.curvature(X, y, flat, model, kind, diagonal=diagonal, n_samples=2, seed=4))
     theta_q = theta + np.random.default_rng(0).normal(scale=0.3, size=theta.shape)
     close(ngdx.kl(X, theta, theta_q, model), ref.kl(X, flat, theta_q.ravel(), model))

@@ -44,7 +44,7 @@ def problems(draw):
 def test_core_matches_reference_on_random_problems(problem, kind, diagonal):
     model, X, y, theta, fit_intercept, sw = problem
     kw = dict(fit_intercept=fit_intercept, sample_weight=sw)
-    loss, grad, curv = fused(X, y, theta, model, kind, diagonal=diagonal, n_samples=2, seed=3,
+    loss, grad, curv = fused(X, y, theta, model, kind, diagonal=diagonal, n_mc_samples=2, seed=3,
                              **kw)
     want = ref.curvature(X, y, theta, model, kind, diagonal=diagonal, n_samples=2, seed=3, **kw)
     np.testing.assert_allclose(loss, ref.loss(X, y, theta, model, **kw), rtol=1e-11)
@@ -58,7 +58,7 @@ def test_core_matches_reference_on_random_problems(problem, kind, diagonal):
 def test_fisher_is_symmetric_psd_with_nonnegative_diagonal(problem, kind):
     model, X, y, theta, fit_intercept, sw = problem
     _, _, F = fused(X, y, theta, model, kind, fit_intercept=fit_intercept, sample_weight=sw,
-                    n_samples=2, seed=1)
+                    n_mc_samples=2, seed=1)
     assert np.array_equal(F, F.T)
     assert (np.diag(F) >= 0).all()
     assert np.linalg.eigvalsh(F).min() >= -1e-10 * max(np.abs(F).max(), 1e-300)

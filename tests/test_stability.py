@@ -64,7 +64,7 @@ def test_everything_finite_for_eta_up_to_1e3(model):
     y = (np.arange(len(ETAS)) % 2).astype(float)
     for kind in ("true", "empirical", "hessian", "mc"):
         for diagonal in (False, True):
-            out = fused(X, y, theta, model, kind, diagonal=diagonal, n_samples=2, seed=1)
+            out = fused(X, y, theta, model, kind, diagonal=diagonal, n_mc_samples=2, seed=1)
             assert all(np.isfinite(v).all() for v in out)
     assert np.isfinite(ngdx.scores(X, y, theta, model)).all()
     for shift in (-2000.0, 0.5, 2000.0):

@@ -316,12 +316,26 @@ def test_bad_damping_is_rejected(damping):
         ngdx.natural_gradient(np.eye(2), np.ones(2), damping=damping)
 
 
-@pytest.mark.parametrize("n_samples", [0, -1, 1.5, True, "2", None])
+@pytest.mark.parametrize("n_mc_samples", [0, -1, 1.5, True, "2", None])
 @pytest.mark.parametrize("model", MODELS)
-def test_bad_n_samples_is_rejected(model, n_samples):
+def test_bad_n_mc_samples_is_rejected(model, n_mc_samples):
     X, y, theta = make_problem(model)
-    with pytest.raises(ValueError, match=r"n_samples must be an integer >= 1"):
-        ngdx.fisher(X, y, theta, model, "mc", n_samples=n_samples, seed=0)
+    with pytest.raises(ValueError, match=r"n_mc_samples must be an integer >= 1"):
+        ngdx.fisher(X, y, theta, model, "mc", n_mc_samples=n_mc_samples, seed=0)
+    with pytest.raises(ValueError, match=r"n_mc_samples must be an integer >= 1"):
+        ngdx.value_grad_curvature(X, y, theta, model, "mc", n_mc_samples=n_mc_samples)
+
+
+@pytest.mark.parametrize("model", MODELS)
+def test_n_samples_is_a_deprecated_alias_of_n_mc_samples(model):
+    X, y, theta = make_problem(model)
+    want = ngdx.fisher(X, y, theta, model, "mc", n_mc_samples=3, seed=0)
+    with pytest.warns(DeprecationWarning, match="n_mc_samples"):
+        got = ngdx.fisher(X, y, theta, model, "mc", n_samples=3, seed=0)
+    np.testing.assert_array_equal(got, want)
+    with pytest.warns(DeprecationWarning, match="n_mc_samples") as record:
+        ngdx.fit(X, y, model, fisher="mc", n_samples=2, seed=0, max_iter=2, tol=0)
+    assert record[0].filename == __file__  # points at the caller
 
 
 @pytest.mark.parametrize("seed", [-1, 2**64, 1.5, np.float64(3.0), "1", True, [1]])
@@ -390,7 +404,7 @@ def test_y_is_required_by_labelled_quantities(func):
 @pytest.mark.parametrize("model", MODELS)
 def test_y_may_be_omitted_for_the_true_and_mc_fisher(model):
     X, y, theta = make_problem(model)
-    for kind, kw in (("true", {}), ("mc", {"seed": 5, "n_samples": 2})):
+    for kind, kw in (("true", {}), ("mc", {"seed": 5, "n_mc_samples": 2})):
         with_y = ngdx.fisher(X, y, theta, model, kind, n_threads=1, **kw)
         without = ngdx.fisher(X, None, theta, model, kind, n_threads=1, **kw)
         np.testing.assert_array_equal(without, with_y)

@@ -20,7 +20,7 @@ Glossary (the same words in C++, Python, docs and tests):
 """
 
 from ._fit import fit
-from ._functional import fisher, grad, hessian, kl, loss, scores
+from ._functional import fisher, grad, hessian, kl, loss, scores, value_grad_curvature
 from ._linalg import fisher_from_scores, natural_gradient
 from ._models import MODELS
 from ._result import FitResult
@@ -46,6 +46,7 @@ __all__ = [
     "natural_gradient",
     "scores",
     "set_num_threads",
+    "value_grad_curvature",
 ]
 
 

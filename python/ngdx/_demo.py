@@ -69,7 +69,7 @@ def run(model="logistic", n=20000, d=20, seed=0, out=".", max_iter=1000, verbose
         elapsed = time.perf_counter() - start
         results.append(res)
         labels.append(label)
-        print(f"{label:<24} {res.n_iter:>6} {elapsed:>9.3f} {res.history['loss'][-1]:>20.14f} "
+        print(f"{label:<24} {res.n_iter:>6} {elapsed:>9.3f} {res.history['objective'][-1]:>20.14f} "
               f"{res.history['grad_norm'][-1]:>10.2e} {str(res.converged):>9}")
     path = _plot(results, labels, model, out)
     seeds_toy(seed)

@@ -14,30 +14,31 @@ from __future__ import annotations
 import numpy as np
 
 from . import _core
-from ._models import FISHER_KINDS
+from ._models import FISHER_KINDS, get_family
 from ._threads import resolve
 from ._validation import (as_design, as_problem, as_theta, check_choice, check_model,
-                          check_positive_int, resolve_seed)
+                          check_positive_int, mc_samples_alias, resolve_seed)
 
-#: Valid values of the ``kind`` argument of the private fused pass.
-PASS_KINDS = ("none", "true", "empirical", "hessian", "mc")
+#: The ``kind`` of :func:`value_grad_curvature`: every curvature of the fused pass.
+CURVATURE_KINDS = ("true", "empirical", "mc", "hessian", None)
 
 
-def fused(X, y, theta, model="logistic", kind="none", *, diagonal=False, n_samples=1, seed=0,
-          n_threads=None, fit_intercept=False, sample_weight=None):
+def fused(X, y, theta, model="logistic", kind="none", *, diagonal=False, n_mc_samples=1,
+          seed=0, n_threads=None, fit_intercept=False, sample_weight=None):
     """One pass of the core over checked, C-contiguous float64 inputs (private).
 
     ``theta`` is the flat parameter vector (p,), p = (d + fit_intercept) * K; returns
     ``(loss, grad (p,), curvature)`` with curvature ``None``, (p,) or (p, p).
     """
-    K = 1 if model != "multinomial" else theta.size // (X.shape[1] + bool(fit_intercept))
+    multi = get_family(model).multi_output
+    K = theta.size // (X.shape[1] + bool(fit_intercept)) if multi else 1
     p = theta.size
     grad = np.empty(p)
     curvature = None
     if kind != "none":
         curvature = np.empty(p) if diagonal else np.empty((p, p))
     loss, _ = _core.fused_pass(model, X, y, theta, K, bool(fit_intercept), sample_weight, kind,
-                               bool(diagonal), int(n_samples), int(seed), resolve(n_threads),
+                               bool(diagonal), int(n_mc_samples), int(seed), resolve(n_threads),
                                grad, curvature)
     return loss, grad, curvature
 
@@ -105,6 +106,63 @@ def grad(X, y, theta, model="logistic", *, n_threads=None):
     return fused(X, y, theta.ravel(), model, n_threads=n_threads)[1].reshape(theta.shape)
 
 
+def value_grad_curvature(X, y, theta, model="logistic", kind="true", *, diagonal=False,
+                         n_mc_samples=1, seed=None, n_threads=None):
+    r"""Loss, gradient and curvature at theta in one pass over X: the fused kernel.
+
+    Returns what :func:`loss`, :func:`grad` and :func:`fisher` (or :func:`hessian`) return
+    at the same point, from one threaded sweep over the rows instead of two or three:
+    for writing your own optimizer loop.
+
+    Parameters
+    ----------
+    X, y, theta, model, n_threads
+        As in :func:`loss` (y is required: the loss reads it).
+    kind : {"true", "empirical", "mc", "hessian", None}
+        The curvature: the expected Fisher, the empirical Fisher, the Monte Carlo Fisher
+        (``n_mc_samples`` labels per row from ``seed``), the Hessian of the mean NLL, or
+        None for none (loss and gradient only).
+    diagonal : bool
+        Return only the curvature's diagonal (p,), computed without the (p, p) matrix.
+    n_mc_samples : int
+        Monte Carlo labels drawn per row for ``"mc"``.
+    seed : int, optional
+        Seed for ``"mc"`` (fresh entropy when None).
+
+    Returns
+    -------
+    loss : float
+        The mean negative log-likelihood, as :func:`loss`.
+    grad : ndarray, same shape as theta
+        Its gradient, as :func:`grad`.
+    curvature : ndarray of shape (p, p) or (p,), or None
+        As :func:`fisher` (``kind="true"``, ``"empirical"``, ``"mc"``) or :func:`hessian`
+        (``kind="hessian"``); None when ``kind`` is None.
+
+    Examples
+    --------
+    >>> import numpy as np, ngdx
+    >>> X = np.array([[1.0, 0.0], [1.0, 1.0]])
+    >>> value, g, F = ngdx.value_grad_curvature(X, [0, 1], np.zeros(2))
+    >>> round(value, 6), g, F
+    (0.693147, array([ 0.  , -0.25]), array([[0.25 , 0.125],
+           [0.125, 0.125]]))
+    """
+    if kind is None:
+        kind = "none"
+    elif not isinstance(kind, str) or kind not in CURVATURE_KINDS:
+        raise ValueError(f"unknown kind {kind!r}; valid: 'true', 'empirical', 'mc', 'hessian' "
+                         "or None")
+    model, X, y, theta, _ = as_problem(X, y, theta, model)
+    if not isinstance(diagonal, (bool, np.bool_)):
+        raise ValueError(f"diagonal must be True or False, got {diagonal!r}")
+    n_mc_samples = check_positive_int(n_mc_samples, "n_mc_samples")
+    seed = resolve_seed(seed) if kind == "mc" or seed is not None else 0
+    value, g, curvature = fused(X, y, theta.ravel(), model, kind, diagonal=bool(diagonal),
+                                n_mc_samples=n_mc_samples, seed=seed, n_threads=n_threads)
+    return value, g.reshape(theta.shape), curvature
+
+
 def scores(X, y, theta, model="logistic", *, n_threads=None):
     r"""Per-sample scores :math:`s_i = \nabla_\theta \log p(y_i \mid x_i, \theta)`.
 
@@ -130,8 +188,8 @@ def scores(X, y, theta, model="logistic", *, n_threads=None):
     return out
 
 
-def fisher(X, y, theta, model="logistic", kind="true", *, diagonal=False, n_samples=1, seed=None,
-           n_threads=None):
+def fisher(X, y, theta, model="logistic", kind="true", *, diagonal=False, n_mc_samples=1,
+           seed=None, n_threads=None, n_samples=None):
     r"""Fisher information of the mean log-likelihood, in one of three flavours.
 
     * ``"true"``: the expected Fisher
@@ -139,8 +197,8 @@ def fisher(X, y, theta, model="logistic", kind="true", *, diagonal=False, n_samp
       which equals minus the expected Hessian of the log-likelihood; y is not used.
     * ``"empirical"``: the mean outer product of the scores at the observed labels,
       :math:`\frac1n \sum_i s_i s_i^\top` (needs y).
-    * ``"mc"``: the Monte Carlo Fisher, the empirical Fisher at ``n_samples`` labels per
-      row drawn from the model; reproducible for a ``seed`` whatever the thread count.
+    * ``"mc"``: the Monte Carlo Fisher, the empirical Fisher at ``n_mc_samples`` labels
+      per row drawn from the model; reproducible for a ``seed`` whatever the thread count.
 
     For ``"multinomial"`` the matrix is :math:`\frac1n\sum_i x_i x_i^\top \otimes W_i` with
     :math:`W_i = \mathrm{diag}(\mu_i) - \mu_i\mu_i^\top` (true Fisher).
@@ -154,10 +212,12 @@ def fisher(X, y, theta, model="logistic", kind="true", *, diagonal=False, n_samp
     kind : {"true", "empirical", "mc"}
     diagonal : bool
         Return only the diagonal (p,), computed without the (p, p) matrix.
-    n_samples : int
-        Labels drawn per row for ``"mc"``.
+    n_mc_samples : int
+        Monte Carlo labels drawn per row for ``"mc"``.
     seed : int, optional
         Seed for ``"mc"`` (fresh entropy when None).
+    n_samples : int, optional
+        Deprecated alias of ``n_mc_samples``.
 
     Returns
     -------
@@ -172,11 +232,11 @@ def fisher(X, y, theta, model="logistic", kind="true", *, diagonal=False, n_samp
     """
     kind = check_choice(kind, "kind", FISHER_KINDS)
     model, X, y, theta, n_classes = as_problem(X, y, theta, model, y_required=kind == "empirical")
-    n_samples = check_positive_int(n_samples, "n_samples")
+    n_mc_samples = check_positive_int(mc_samples_alias(n_mc_samples, n_samples), "n_mc_samples")
     seed = resolve_seed(seed) if kind == "mc" or seed is not None else 0
     if y is None:  # true and mc Fishers do not read the labels
         y = np.zeros(X.shape[0])
-    return fused(X, y, theta.ravel(), model, kind, diagonal=diagonal, n_samples=n_samples,
+    return fused(X, y, theta.ravel(), model, kind, diagonal=diagonal, n_mc_samples=n_mc_samples,
                  seed=seed, n_threads=n_threads)[2]
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -35,7 +36,30 @@ def __getattr__(name):
 
 
 #: Keys of ``FitResult.history``, each a 1-D array of length n_iter + 1.
-HISTORY_KEYS = ("loss", "grad_norm", "step_norm", "kl", "damping", "time")
+HISTORY_KEYS = ("objective", "grad_norm", "step_norm", "kl", "damping", "time", "curvature",
+                "passes")
+
+
+class History(dict):
+    """``FitResult.history``: a dict of per-iterate arrays.
+
+    ``history["loss"]`` is the old name of ``history["objective"]`` (the penalized
+    objective, not the unpenalized mean NLL ``ngdx.loss`` returns); it still works, with a
+    ``DeprecationWarning``, and will be removed in a later release.
+    """
+
+    def __getitem__(self, key):
+        if key == "loss":
+            warnings.warn('history["loss"] is deprecated: it is the penalized objective, '
+                          'now history["objective"]', DeprecationWarning, stacklevel=2)
+            key = "objective"
+        return super().__getitem__(key)
+
+    def get(self, key, default=None):
+        return self[key] if key in self else default
+
+    def __contains__(self, key):
+        return super().__contains__("objective" if key == "loss" else key)
 
 
 @dataclass
@@ -55,18 +79,33 @@ class FitResult:
     message : str
         Why the fit stopped.
     history : dict of str to ndarray
-        Per iterate (entry 0 is the starting point): ``"loss"`` (the objective, penalty
-        included), ``"grad_norm"`` (max-abs gradient), ``"step_norm"`` (Euclidean norm of
-        the step that led there), ``"kl"`` (1/2 step^T F step with the model's true
-        Fisher), ``"damping"`` (the damping of that step) and ``"time"`` (seconds since
-        the fit started).
+        Per iterate (entry 0 is the starting point): ``"objective"`` (the objective,
+        penalty included), ``"grad_norm"`` (max-abs gradient), ``"step_norm"`` (Euclidean
+        norm of the step that led there), ``"kl"`` (1/2 step^T F step with the model's
+        true Fisher; under curvature reuse the quadratic form of the curvature the step
+        used), ``"damping"`` (the damping of that step), ``"time"`` (seconds since the fit
+        started), ``"curvature"`` (1 where the curvature was computed at that iterate, 0
+        where it was not: a reused or skipped curvature) and ``"passes"`` (passes over the
+        data spent to get there from the previous iterate: trial points, curvature
+        refreshes, Fisher-vector products). ``"loss"`` is a deprecated alias of
+        ``"objective"``.
     model : str
         The model fitted.
     n_cholesky_failures : int
-        Times a curvature solve failed and the damping was raised instead.
+        Times a curvature solve failed (M + damping not positive definite) and the
+        damping was raised instead.
     linear_solver : str
         How the steps were solved: ``"cholesky"`` (p x p), ``"woodbury"`` (n x n, sample
-        space), ``"diagonal"``, ``"kronecker"`` (K-FAC) or ``"none"`` (gradient descent).
+        space), ``"cg"`` (conjugate gradient on Fisher-vector products, no p x p matrix),
+        ``"diagonal"``, ``"kronecker"`` (K-FAC) or ``"none"`` (gradient descent).
+    n_rejected : int
+        Trial points rejected: by the damping rule (then retried with more damping or a
+        fresh curvature) or by the line search (each halving).
+    n_curvatures : int
+        Curvatures computed (statistics at a point), at rejected trial points too.
+    n_passes : int
+        Passes over the data in the whole fit (fused passes, Fisher-vector products,
+        products with X).
     """
 
     coef: np.ndarray
@@ -78,6 +117,9 @@ class FitResult:
     model: str = "logistic"
     n_cholesky_failures: int = 0
     linear_solver: str = "cholesky"
+    n_rejected: int = 0
+    n_curvatures: int = 0
+    n_passes: int = 0
 
     def _theta(self, X):
         from ._validation import as_design

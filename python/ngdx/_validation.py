@@ -8,11 +8,13 @@ never copied. User arrays are never modified.
 
 from __future__ import annotations
 
+import math
 import numbers
+import warnings
 
 import numpy as np
 
-from ._models import check_labels, check_model
+from ._models.families import check_labels, check_model, get_family
 
 
 def as_float_array(a, name: str, ndim: int) -> np.ndarray:
@@ -57,7 +59,7 @@ def as_theta(theta, model: str, d: int, name: str = "theta") -> tuple[np.ndarray
 
     theta is (d,) for one-output models and (d, K), K >= 2, for multinomial.
     """
-    ndim = 2 if model == "multinomial" else 1
+    ndim = 2 if get_family(model).multi_output else 1
     shape = np.shape(theta)
     if len(shape) != ndim:
         want = "(d, K)" if ndim == 2 else "(d,)"
@@ -69,8 +71,8 @@ def as_theta(theta, model: str, d: int, name: str = "theta") -> tuple[np.ndarray
         what = "rows" if ndim == 2 else "entries"
         raise ValueError(f"{name} has {theta.shape[0]} {what} but X has {d} columns")
     n_classes = theta.shape[1] if ndim == 2 else 1
-    if model == "multinomial" and n_classes < 2:
-        raise ValueError(f"{name} for model 'multinomial' needs K >= 2 columns, got {n_classes}")
+    if ndim == 2 and n_classes < 2:
+        raise ValueError(f"{name} for model {model!r} needs K >= 2 columns, got {n_classes}")
     return theta, n_classes
 
 
@@ -127,3 +129,60 @@ def resolve_seed(seed) -> int:
     if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or not 0 <= seed < 2**64:
         raise ValueError(f"seed must be None or an integer in [0, 2**64), got {seed!r}")
     return int(seed)
+
+
+def check_positive(value, name: str) -> float:
+    """A finite real number > 0."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value) \
+            or value <= 0:
+        raise ValueError(f"{name} must be a finite number > 0, got {value!r}")
+    return float(value)
+
+
+def check_sample_weight(sample_weight, n: int):
+    """Sample weights (n,): non-negative with a positive sum, or None."""
+    if sample_weight is None:
+        return None
+    sw = as_float_array(sample_weight, "sample_weight", 1)
+    if sw.shape[0] != n:
+        raise ValueError(f"sample_weight has {sw.shape[0]} entries but X has {n} rows")
+    if (sw < 0).any():
+        raise ValueError("sample_weight must be non-negative")
+    if not sw.sum() > 0:
+        raise ValueError("sample_weight must have a positive sum")
+    return sw
+
+
+def mc_samples_alias(n_mc_samples, n_samples, stacklevel=3):
+    """``n_mc_samples``, or the deprecated ``n_samples`` when that is given."""
+    if n_samples is None:
+        return n_mc_samples
+    warnings.warn("n_samples is deprecated (it means rows elsewhere in NumPy and "
+                  "scikit-learn): use n_mc_samples, the Monte Carlo labels drawn per row",
+                  DeprecationWarning, stacklevel=stacklevel)  # the public function's caller
+    return n_samples
+
+
+def as_initial_theta(objective, y, sw, coef_init, intercept_init) -> np.ndarray:
+    """The flat starting point: coef_init (or zeros) and intercept_init (or the optimum of
+    the intercept-only model)."""
+    d, K, family = objective.d, objective.n_classes, objective.family
+    theta = np.zeros((d + objective.fit_intercept, K))
+    if coef_init is not None:
+        shape = (d, K) if family.multi_output else (d,)
+        coef = as_float_array(coef_init, "coef_init", len(shape))
+        if coef.shape != shape:
+            raise ValueError(f"coef_init must have shape {shape}, got {coef.shape}")
+        theta[:d] = coef.reshape(d, K)
+    if objective.fit_intercept:
+        if intercept_init is not None:
+            b = as_float_array(np.reshape(intercept_init, -1), "intercept_init", 1)
+            if b.shape != (K,):
+                raise ValueError(f"intercept_init must have {K} entries, got {b.shape[0]}")
+            theta[d] = b
+        else:
+            s = np.ones_like(y) if sw is None else sw
+            theta[d] = family.null_intercept(y, s, K)
+    elif intercept_init is not None:
+        raise ValueError("intercept_init needs fit_intercept=True")
+    return np.ascontiguousarray(theta.ravel())

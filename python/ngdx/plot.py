@@ -73,9 +73,9 @@ def convergence(results, labels=None, x="iteration", ax=None, *, suboptimality=T
     plt = _pyplot()
     if ax is None:
         _, ax = plt.subplots(figsize=(6, 4))
-    best = min(float(np.min(r.history["loss"])) for r in results)
+    best = min(float(np.min(r.history["objective"])) for r in results)
     for res, label in zip(results, labels):
-        loss = np.asarray(res.history["loss"], dtype=float)
+        loss = np.asarray(res.history["objective"], dtype=float)
         xs = np.arange(len(loss)) if x == "iteration" else np.asarray(res.history["time"])
         if suboptimality:
             gap = loss - best

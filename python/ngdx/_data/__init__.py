@@ -1,0 +1,5 @@
+"""Row sources: where a fit's rows live (see ``ndarray.py`` for the protocol)."""
+
+from .ndarray import ArrayRows
+
+__all__ = ["ArrayRows"]

@@ -1,0 +1,96 @@
+"""Rows held in memory: the row source over one C-contiguous float64 ndarray.
+
+A row source is where a fit's rows live. The objective reads rows only through it: it asks
+for a fused pass (loss, gradient, curvature statistics), a Fisher-vector product, per-row
+curvature weights, the input Gram, or products with X, and the source runs the compiled
+kernels over its rows and reduces their partial results. This one holds X, y and the
+sample weights in memory and hands them to the core as they are (no copy, one pass per
+call). A chunked or distributed source implements the same methods by running the kernels
+per chunk and reducing the (weighted) partial sums, without touching the objective or
+the solver loop.
+
+Every method that reads X counts one pass in ``n_passes``: a fit records them (passes
+over the data are what a large problem pays for).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .. import _core
+
+
+class ArrayRows:
+    """X (n, d), labels y (n,) and optional sample weights (n,) held in memory.
+
+    Inputs must already be validated (C-contiguous float64, finite). ``fit_intercept``
+    appends an implicit column of ones to every row; the core adds it, so X is never
+    copied.
+    """
+
+    def __init__(self, X, y, *, sample_weight=None, fit_intercept=False, n_threads=1):
+        self.X, self.y, self.sample_weight = X, y, sample_weight
+        self.fit_intercept = bool(fit_intercept)
+        self.n_threads = int(n_threads)
+        self.n_rows, self.n_features = X.shape
+        self.n_passes = 0
+        self._row_gram = None
+
+    @property
+    def weight_sum(self) -> float:
+        """The sum of the sample weights (n without them): the mean's denominator."""
+        return float(self.n_rows if self.sample_weight is None else self.sample_weight.sum())
+
+    # ------------------------------------------------------------ fused passes of the core
+    def fused_pass(self, model, theta, n_classes, kind="none", *, diagonal=False,
+                   n_mc_samples=1, seed=0, grad_out, curvature_out=None):
+        """(mean NLL, misclassified rows); fills grad_out and the curvature of ``kind``."""
+        self.n_passes += 1
+        return _core.fused_pass(model, self.X, self.y, theta, n_classes, self.fit_intercept,
+                                self.sample_weight, kind, bool(diagonal), int(n_mc_samples),
+                                int(seed), self.n_threads, grad_out, curvature_out)
+
+    def fisher_vector_product(self, model, theta, v, n_classes, out):
+        """F v of the mean NLL's true Fisher into out; returns v^T F v."""
+        self.n_passes += 1
+        return _core.fisher_vector_product(model, self.X, theta, v, n_classes,
+                                           self.fit_intercept, self.sample_weight,
+                                           self.n_threads, out)
+
+    def curvature_weights(self, model, theta, kind, *, n_mc_samples=1, seed=0):
+        """w (n,) with curvature(kind) = sum_i w_i x~_i x~_i^T (one-output models)."""
+        self.n_passes += 1
+        w = np.empty(self.n_rows)
+        _core.curvature_weights(model, self.X, self.y, theta, self.fit_intercept,
+                                self.sample_weight, kind, int(n_mc_samples), int(seed),
+                                self.n_threads, w)
+        return w / self.weight_sum
+
+    def gram(self):
+        """sum_i s_i x~_i x~_i^T / sum_i s_i (x~ with the intercept's 1): the input Gram."""
+        self.n_passes += 1
+        dp = self.n_features + self.fit_intercept
+        A = np.empty((dp, dp))
+        # A gaussian pass at theta = 0: its curvature weights are 1, a plain Gram.
+        _core.fused_pass("gaussian", self.X, np.zeros(self.n_rows), np.zeros(dp), 1,
+                         self.fit_intercept, self.sample_weight, "true", False, 1, 0,
+                         self.n_threads, None, A)
+        return A
+
+    # ------------------------------------------------------------ products with X
+    def row_gram(self):
+        """X X^T (n, n), computed once (the sample-space solve's constant)."""
+        if self._row_gram is None:
+            self.n_passes += 1
+            self._row_gram = self.X @ self.X.T
+        return self._row_gram
+
+    def matmul(self, B):
+        """X @ B, B (d,) or (d, k)."""
+        self.n_passes += 1
+        return self.X @ B
+
+    def rmatmul(self, Z):
+        """X^T @ Z, Z (n,) or (n, k)."""
+        self.n_passes += 1
+        return self.X.T @ Z

@@ -1,0 +1,171 @@
+"""One descriptor per GLM family: everything the rest of ngdx asks about a model.
+
+A :class:`Family` says how many outputs the model has, whether its link is canonical
+(observed Hessian = true Fisher), whether it classifies, which labels it accepts and where
+the intercept-only model's optimum lies. Every layer asks the descriptor instead of
+comparing model names; the compiled core is the only place that dispatches on the name
+(it receives ``family.name``). A neural network's output layer and a policy's action
+distribution are these same families.
+
+To add a family: one class here (or an instance of an existing one), one entry in
+``FAMILIES``, and its kernels in ``cpp/include/ngdx/glm/families.hpp``.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+
+def softmax(eta: np.ndarray) -> np.ndarray:
+    """Row-wise softmax of an (n, K) array, computed from eta - max(eta) (no overflow)."""
+    mu = np.exp(eta - eta.max(axis=-1, keepdims=True))
+    mu /= mu.sum(axis=-1, keepdims=True)
+    return mu
+
+
+class Family:
+    """What ngdx knows about one GLM family (scikit-learn's ``BaseLoss``, glum's
+    distribution objects).
+
+    Attributes
+    ----------
+    name : str
+        The name users pass as ``model`` and the core dispatches on.
+    canonical : bool
+        The link is canonical, so the observed Hessian equals the true Fisher (and
+        Fisher-vector products serve Newton's method).
+    classifier : bool
+        Labels are classes: with ``l2 = 0`` separable classes have no finite optimum.
+    multi_output : bool
+        K >= 2 outputs per row (theta is (d, K)); the outputs are then invariant to a
+        common shift (the softmax), which the solver removes.
+    labels : str
+        The label domain, as error messages say it.
+    """
+
+    canonical = True
+    classifier = False
+    multi_output = False
+    labels = "reals"
+
+    def __init__(self, name: str):
+        self.name = name
+
+    def __repr__(self) -> str:
+        return f"<ngdx family {self.name!r}>"
+
+    def n_classes(self, y: np.ndarray, coef_init=None) -> int:
+        """K, the number of outputs: 1 for one-output families."""
+        return 1
+
+    def check_labels(self, y: np.ndarray, n_classes: int) -> None:
+        """Raise ``ValueError`` when finite float64 labels are outside the domain."""
+
+    def null_intercept(self, y: np.ndarray, s: np.ndarray, n_classes: int):
+        """The optimum of the intercept-only model (clipped): the usual GLM start."""
+        return float(s @ y / s.sum())
+
+
+class Binary(Family):
+    """Two classes, 0/1 labels, P(y = 1) = link(eta)."""
+
+    classifier = True
+    labels = "0 or 1"
+
+    def __init__(self, name: str, canonical: bool, logit_scale: float):
+        super().__init__(name)
+        self.canonical = canonical
+        self._logit_scale = logit_scale  # eta at a probability ~ logit(p) / scale
+
+    def check_labels(self, y, n_classes):
+        bad = (y != 0.0) & (y != 1.0)
+        if bad.any():
+            raise ValueError(
+                f"y for model {self.name!r} must be 0 or 1; got {float(y[bad][0])!r} "
+                f"({int(bad.sum())} values outside {{0, 1}})")
+
+    def null_intercept(self, y, s, n_classes):
+        p = min(max(super().null_intercept(y, s, n_classes), 1e-10), 1 - 1e-10)
+        return math.log(p / (1 - p)) / self._logit_scale
+
+
+class Poisson(Family):
+    labels = "non-negative counts"
+
+    def check_labels(self, y, n_classes):
+        if (y < 0).any():
+            raise ValueError(
+                f"y for model 'poisson' must be non-negative counts; got {float(y[y < 0][0])!r}")
+
+    def null_intercept(self, y, s, n_classes):
+        return math.log(max(super().null_intercept(y, s, n_classes), 1e-10))
+
+
+class Multinomial(Family):
+    """K classes, integer labels 0..K-1, class probabilities softmax(eta)."""
+
+    classifier = True
+    multi_output = True
+    labels = "integer labels 0..K-1"
+
+    def n_classes(self, y, coef_init=None):
+        """The columns of coef_init when given, else max(y) + 1 (>= 2)."""
+        if coef_init is not None and np.ndim(coef_init) == 2:
+            return int(np.shape(coef_init)[1])
+        if not (np.all(y == np.floor(y)) and y.min() >= 0):
+            raise ValueError("y for model 'multinomial' must hold integer labels 0..K-1")
+        K = int(y.max()) + 1
+        if K < 2:
+            raise ValueError(
+                f"model 'multinomial' needs at least 2 classes; y has labels 0..{K - 1}")
+        return K
+
+    def check_labels(self, y, n_classes):
+        bad = (y != np.floor(y)) | (y < 0) | (y >= n_classes)
+        if bad.any():
+            raise ValueError(
+                f"y for model 'multinomial' must hold integer labels in 0..{n_classes - 1} "
+                f"(theta has {n_classes} columns); got {float(y[bad][0])!r}")
+
+    def null_intercept(self, y, s, n_classes):
+        freq = np.bincount(y.astype(int), weights=s, minlength=n_classes) / s.sum()
+        logf = np.log(np.clip(freq, 1e-10, None))
+        return logf - logf.mean()
+
+
+#: Every family the core implements, by name, in the order error messages list them.
+FAMILIES = {f.name: f for f in (
+    Binary("logistic", canonical=True, logit_scale=1.0),
+    Binary("probit", canonical=False, logit_scale=1.7),  # probit(p) ~ logit(p) / 1.7
+    Poisson("poisson"),
+    Family("gaussian"),
+    Multinomial("multinomial"),
+)}
+
+#: The model names, for ``model=`` arguments and ``ngdx.MODELS``.
+MODELS = tuple(FAMILIES)
+
+#: Curvature kinds of ``ngdx.fisher`` (``"hessian"`` has its own function).
+FISHER_KINDS = ("true", "empirical", "mc")
+
+
+def get_family(model) -> Family:
+    """The descriptor of ``model``, a name in ``MODELS`` (or a descriptor), else
+    ``ValueError`` listing the valid names."""
+    if isinstance(model, Family):
+        return model
+    if not isinstance(model, str) or model not in FAMILIES:
+        raise ValueError(f"unknown model {model!r}; valid models: {', '.join(MODELS)}")
+    return FAMILIES[model]
+
+
+def check_model(model) -> str:
+    """Return ``model`` if it names a known model, else raise ``ValueError``."""
+    return get_family(model).name
+
+
+def check_labels(y: np.ndarray, model: str, n_classes: int) -> None:
+    """Raise ``ValueError`` when a finite float64 label vector is outside ``model``'s domain."""
+    get_family(model).check_labels(y, n_classes)

@@ -1,0 +1,220 @@
+"""The solver loop: one fixed, readable loop over pluggable objects.
+
+Order of calls (scikit-learn's ``NewtonSolver`` template)::
+
+    setup      start the state: evaluate at theta0, initial lr and damping
+    loop:
+      stop?    converged (max|grad| <= tol), separable classes, max_iter
+      curvature  refresh M at the current point when it is stale
+      direction  solve (M + damping I) d = grad; a failed solve raises the damping
+      step       the step rule turns d into a trial point (and its KL)
+      judge      the damping rule accepts, rejects (retry with more damping) or stops
+      accept     move, take the trial's curvature, update damping and reuse
+    finish     the FitResult, a ConvergenceWarning when unconverged
+
+What varies is passed in: the objective (what is fitted), the curvature (how M is stored
+and solved), the damping rule, the step rule and the curvature schedule.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+import warnings
+
+import numpy as np
+
+from .._result import FitResult, History, convergence_warning
+from .damping import ACCEPT, REJECT, STOP, resolution
+from .state import State, print_header, print_row, record
+from .steps import gradient_descent_lr
+
+MAX_DAMPING_RAISES = 60  # damping increases (failed solves or rejected steps) per iteration
+
+
+class Solver:
+    """A full-batch natural-gradient fit.
+
+    Parameters
+    ----------
+    objective : GLMObjective
+    curvature : Curvature
+    damping : FixedDamping or LevenbergMarquardt
+    step : FixedStep, KLTrustRegion or Armijo
+    schedule : CurvatureSchedule
+    tol, max_iter : float, int
+    lr : float or None
+        The step size; None: 1, or gradient descent's safe 1/L without a curvature.
+    verbose, callback : as in :func:`ngdx.fit`
+    title : str
+        The verbose report's header.
+    """
+
+    def __init__(self, objective, curvature, *, damping, step, schedule, tol, max_iter,
+                 lr=None, verbose=False, callback=None, title=""):
+        self.objective, self.curvature = objective, curvature
+        self.damping, self.step, self.schedule = damping, step, schedule
+        self.tol, self.max_iter, self.lr = tol, max_iter, lr
+        self.verbose, self.callback, self.title = verbose, callback, title
+        self._start = None
+        self._n_curvatures = 0  # curvature statistics computed, trial points included
+
+    # ------------------------------------------------------------------ the loop
+    def run(self, theta) -> FitResult:
+        state = self._setup(theta)
+        if not math.isfinite(state.f):
+            return self._finish(state, False, "the objective is not finite at the starting "
+                                "point; pass a smaller coef_init", warn=True)
+        while True:
+            reason = self._stop_reason(state)
+            if reason is not None:
+                return self._finish(state, *reason)
+            failure = self._iterate(state)
+            if failure is not None:
+                return self._finish(state, False, failure, warn=True)
+            if self.verbose:
+                print_row(state)
+            if self.callback is not None and self.callback(self._result(state, False, "running")):
+                return self._finish(state, False, "stopped by the callback")
+
+    def _setup(self, theta):
+        """Sets: the state at theta0 (f, grad, curvature there), lr, the initial damping."""
+        self._start = time.perf_counter()
+        self._n_curvatures = 0
+        self.objective.remove_flat_directions(theta)
+        ev = self.evaluate(theta, True)
+        self.curvature.refresh(theta, ev.stats)
+        state = State(theta=theta, f=ev.f, grad=ev.grad, n_misclassified=ev.n_misclassified,
+                      damping=0.0, refresh_grad=float(np.abs(ev.grad).max()))
+        state.lr = self.lr if self.lr is not None else (
+            1.0 if self.curvature.needs_statistics
+            else gradient_descent_lr(self.objective, state.theta))
+        state.damping = self.damping.initial(self.curvature.scale())
+        self._record(state, step_norm=0.0, kl=0.0, damping=state.damping,
+                     curvature=ev.stats is not None)
+        if self.verbose:
+            print_header(self.title, self.objective.p)
+            print_row(state)
+        return state
+
+    def _stop_reason(self, state):
+        """(converged, message[, warn]) when the fit must stop before another step."""
+        if self.tol > 0 and state.grad_norm <= self.tol:
+            return True, f"converged: max|grad| <= tol = {self.tol:g}"
+        obj = self.objective
+        if obj.family.classifier and obj.l2 == 0.0 and state.n_misclassified == 0:
+            return (False, "the classes are separable: every training row is classified "
+                    "correctly, so the likelihood has no finite maximizer and the "
+                    "coefficients grow without bound; use l2 > 0 for a finite optimum", True)
+        if state.n_iter >= self.max_iter:
+            return (False, f"max_iter = {self.max_iter} reached before max|grad| <= "
+                    f"tol = {self.tol:g}; increase max_iter", self.tol > 0)
+        return None
+
+    def _iterate(self, state):
+        """One accepted step; returns None, or the reason the fit must stop."""
+        curvature = self.curvature
+        with_curvature = curvature.needs_statistics and self.schedule.with_trial(state)
+        for _ in range(MAX_DAMPING_RAISES):
+            if not curvature.ready:
+                self._refresh(state)
+            direction = curvature.solve(state.grad, state.damping)
+            if direction is None:  # M + damping not positive definite
+                state.n_cholesky_failures += 1
+                state.damping = self.damping.after_failure(state.damping, curvature.scale())
+                curvature.forget_factor()
+                continue
+            taken = self.step.take(self, state, direction, with_curvature)
+            if taken is None:
+                return self.step.failure
+            delta, kl, trial = taken
+            predicted = (-(float(state.grad @ delta) + 0.5 * curvature.quad(delta))
+                         if self.damping.uses_prediction else None)
+            verdict = self.damping.judge(state.f, trial.f, predicted,
+                                         resolution(state.f, self.objective.rows.n_rows),
+                                         state.grad_norm, float(np.abs(trial.grad).max()))
+            if verdict == STOP:
+                return ("the objective became non-finite; returning the last finite "
+                        "iterate (reduce lr, use step='armijo' or damping='adaptive')")
+            if verdict == REJECT:  # not an iteration: retried with a better curvature model
+                self.record_rejection(state)
+                if state.curvature_age > 0:  # the reused curvature's model failed
+                    curvature.refresh(state.theta, None)
+                else:
+                    state.damping = self.damping.after_rejection(state.damping,
+                                                                  curvature.scale())
+                    curvature.forget_factor()
+                continue
+            assert verdict == ACCEPT
+            used_damping = state.damping
+            state.damping = self.damping.update(state.damping, state.f, trial.f, predicted)
+            before = state.grad_norm
+            self._accept(state, delta, trial, kl, used_damping)
+            if self.schedule.reuse:
+                if self.schedule.should_refresh(state, before, state.grad_norm):
+                    curvature.refresh(state.theta, None)
+                else:
+                    state.curvature_age += 1
+            return None
+        return ("the damping was raised too often without an acceptable step "
+                f"(damping = {state.damping:.3g})")
+
+    # ------------------------------------------------------------------ steps of the loop
+    def evaluate(self, theta, with_curvature):
+        """The objective (and, when asked, the curvature's statistics) at theta."""
+        ev = self.curvature.evaluate(theta, with_curvature and self.curvature.needs_statistics)
+        self._n_curvatures += ev.stats is not None
+        return ev
+
+    def step_kl(self, state, delta):
+        """1/2 delta^T F delta, F the true Fisher at the current point: read off the
+        curvature when it holds that Fisher, else one Fisher-vector product."""
+        kl = self.curvature.step_kl(delta)
+        return kl if kl is not None else self.objective.step_kl(state.theta, delta)
+
+    def record_rejection(self, state):
+        """Counts a rejected trial point."""
+        state.n_rejected += 1
+
+    def _refresh(self, state):
+        """Sets: the curvature at the current point; the reuse bookkeeping."""
+        ev = self.evaluate(state.theta, True)
+        self.curvature.refresh(state.theta, ev.stats)
+        state.curvature_age = 0
+        state.refresh_grad = state.grad_norm
+        state.history["curvature"][-1] = 1.0
+
+    def _accept(self, state, delta, trial, kl, used_damping):
+        """Sets: theta, f, grad and (unless reused) the curvature of the trial point."""
+        state.theta = state.theta + delta
+        self.objective.remove_flat_directions(state.theta)
+        state.f, state.grad, state.n_misclassified = trial.f, trial.grad, trial.n_misclassified
+        if not self.schedule.reuse:  # else the kept curvature and its factor serve the next step
+            self.curvature.refresh(state.theta, trial.stats)
+        state.n_iter += 1
+        self._record(state, step_norm=float(np.linalg.norm(delta)), kl=kl, damping=used_damping,
+                     curvature=trial.stats is not None)
+
+    # ------------------------------------------------------------------ the result
+    def _record(self, state, **kw):
+        record(state, elapsed=time.perf_counter() - self._start,
+               n_passes=self.objective.rows.n_passes, **kw)
+
+    def _result(self, state, converged, message):
+        coef, intercept = self.objective.split(state.theta)
+        history = History({k: np.asarray(v, dtype=float) for k, v in state.history.items()})
+        return FitResult(coef=coef, intercept=intercept, n_iter=state.n_iter,
+                         converged=converged, message=message, history=history,
+                         model=self.objective.model,
+                         n_cholesky_failures=state.n_cholesky_failures,
+                         linear_solver=self.curvature.name, n_rejected=state.n_rejected,
+                         n_curvatures=self._n_curvatures,
+                         n_passes=self.objective.rows.n_passes)
+
+    def _finish(self, state, converged, message, warn=False):
+        if warn:
+            warnings.warn(f"ngdx.fit: {message}", convergence_warning(),
+                          stacklevel=4)  # fit's caller
+        if self.verbose:
+            print(message)
+        return self._result(state, converged, message)
