@@ -3,7 +3,6 @@ models and with ngdx.fit, labels, weights, pipelines, pickling."""
 
 from __future__ import annotations
 
-import doctest
 import pickle
 
 import numpy as np
@@ -62,16 +61,6 @@ def regression_data(model, n=300, d=3, seed=0):
 ])
 def test_sklearn_estimator_checks(estimator, check):
     check(estimator)
-
-
-def test_docstring_examples_run(monkeypatch):
-    import ngdx._estimators as module
-
-    # The examples import from ngdx itself, whether or not __init__ exports them yet.
-    monkeypatch.setattr(ngdx, "NGDClassifier", NGDClassifier, raising=False)
-    monkeypatch.setattr(ngdx, "NGDRegressor", NGDRegressor, raising=False)
-    failed, attempted = doctest.testmod(module, optionflags=doctest.NORMALIZE_WHITESPACE)
-    assert attempted >= 10 and failed == 0
 
 
 # ---------------------------------------------------------------------- agreement with sklearn

@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-import doctest
-
 import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-import ngdx
 from ngdx import _reference as ref
 from ngdx._functional import fused
 
@@ -74,14 +71,3 @@ def test_kl_is_nonnegative_and_zero_only_at_the_same_point(problem):
 
     assert _core.mean_kl(model, X, theta, theta, K, fit_intercept, sw, 1) == 0.0
     assert _core.mean_kl(model, X, theta, other, K, fit_intercept, sw, 1) >= 0.0
-
-
-def test_docstring_examples_run():
-    import ngdx._functional
-    import ngdx._linalg
-    import ngdx._threads
-
-    for module in (ngdx._functional, ngdx._linalg, ngdx._threads):
-        failed, attempted = doctest.testmod(module, optionflags=doctest.NORMALIZE_WHITESPACE)
-        assert attempted > 0 and failed == 0, module.__name__
-    assert ngdx.get_num_threads() >= 1
