@@ -3,7 +3,13 @@
 Glossary (the same words in C++, Python, docs and tests):
 
 ``eta``
-    the linear predictor, X @ theta.
+    the linear predictor, X @ theta (plus the intercept); never a step size.
+``lr``
+    the step size (alpha in formulas): theta <- theta - alpha (M + lambda I)^-1 grad.
+``theta``
+    the parameters: (d,), or (d, K) for a multi-output model, in the functional API; inside
+    a fit, the flat vector of the (d + fit_intercept, K) matrix whose last row is the
+    intercept (``FitResult`` splits it into ``coef`` and ``intercept``).
 ``mu``
     the model's mean (a probability, a rate, a mean, or a row of class probabilities).
 ``score``
@@ -13,6 +19,15 @@ Glossary (the same words in C++, Python, docs and tests):
     ``"empirical"`` (mean of score outer products) or ``"mc"`` (Monte Carlo).
 ``hessian``
     the Hessian of the mean negative log-likelihood.
+curvature kind
+    which curvature a pass computes: ``"true"``, ``"empirical"``, ``"mc"`` (the Fisher
+    kinds) or ``"hessian"``. The functional API calls it ``kind``; ``ngdx.fit`` takes the
+    Fisher kind as ``fisher=`` and the Hessian as ``method="newton"``.
+``n_mc_samples``
+    Monte Carlo labels drawn per row for the ``"mc"`` Fisher.
+``objective``
+    what a fit minimizes: the mean NLL plus the penalty (``history["objective"]``), while
+    ``ngdx.loss`` is the mean NLL alone.
 ``damping``
     lambda in (F + lambda I) x = g.
 ``n_threads``
