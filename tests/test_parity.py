@@ -74,6 +74,34 @@ def test_public_functions_match_reference(model, n, d, K):
     close(ngdx.kl(X, theta, theta_q, model), ref.kl(X, flat, theta_q.ravel(), model))
 
 
+@pytest.mark.parametrize("n,d,K", SIZES)
+@pytest.mark.parametrize("kind", ["true", "empirical", "mc", "hessian", None])
+@pytest.mark.parametrize("diagonal", [False, True])
+def test_value_grad_curvature_matches_reference_and_the_separate_calls(model, n, d, K, kind,
+                                                                       diagonal):
+    X, y, theta = make_problem(model, n, d, K, seed=3)
+    flat = theta.ravel()
+    value, g, curv = ngdx.value_grad_curvature(X, y, theta, model, kind, diagonal=diagonal,
+                                               n_mc_samples=2, seed=4)
+    close(value, ref.loss(X, y, flat, model))
+    assert g.shape == theta.shape
+    close(g.ravel(), ref.grad(X, y, flat, model))
+    close(value, ngdx.loss(X, y, theta, model))
+    close(g, ngdx.grad(X, y, theta, model))
+    if kind is None:
+        assert curv is None
+        return
+    close(curv, ref.curvature(X, y, flat, model, kind, diagonal=diagonal, n_samples=2, seed=4))
+    if kind == "hessian":
+        separate = ngdx.hessian(X, y, theta, model)
+        separate = np.diag(separate) if diagonal else separate
+        close(curv, separate)
+    else:
+        np.testing.assert_array_equal(curv, ngdx.fisher(X, y, theta, model, kind,
+                                                        diagonal=diagonal, n_mc_samples=2,
+                                                        seed=4))
+
+
 @pytest.mark.parametrize("weighted", [False, True])
 def test_kl_with_intercept_and_weights_matches_reference(model, weighted):
     X, _, tp = make_problem(model, 300, 3, 3, seed=5, fit_intercept=True)

@@ -801,3 +801,23 @@ def test_core_damped_cholesky_solve_rejects_bad_shapes():
     for args, exc, pattern in cases:
         with pytest.raises(exc, match=pattern):
             _core.damped_cholesky_solve(*args)
+
+
+@pytest.mark.parametrize("kind", ["None", "none", "fisher", 1, True])
+def test_value_grad_curvature_rejects_an_unknown_kind_listing_the_valid_ones(kind):
+    X, y, theta = make_problem("logistic")
+    with pytest.raises(ValueError, match=r"valid: 'true', 'empirical', 'mc', 'hessian' or None"):
+        ngdx.value_grad_curvature(X, y, theta, "logistic", kind)
+
+
+@pytest.mark.parametrize("diagonal", [None, 1, "yes"])
+def test_value_grad_curvature_rejects_a_non_boolean_diagonal(diagonal):
+    X, y, theta = make_problem("logistic")
+    with pytest.raises(ValueError, match="diagonal must be True or False"):
+        ngdx.value_grad_curvature(X, y, theta, "logistic", diagonal=diagonal)
+
+
+def test_value_grad_curvature_needs_y():
+    X, y, theta = make_problem("logistic")
+    with pytest.raises(ValueError, match="y is required"):
+        ngdx.value_grad_curvature(X, None, theta, "logistic")
