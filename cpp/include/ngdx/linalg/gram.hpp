@@ -6,8 +6,8 @@
 #include <string>
 #include <vector>
 
-#include "ngdx/common.hpp"
-#include "ngdx/gram_kernel.hpp"
+#include "ngdx/base/common.hpp"
+#include "ngdx/linalg/gram_kernel.hpp"
 
 namespace ngdx {
 

@@ -9,11 +9,12 @@
 #include <optional>
 #include <string>
 
-#include "ngdx/gram.hpp"
-#include "ngdx/pass.hpp"
-#include "ngdx/per_row.hpp"
-#include "ngdx/score_gram.hpp"
-#include "ngdx/solve.hpp"
+#include "ngdx/base/parallel.hpp"
+#include "ngdx/glm/pass.hpp"
+#include "ngdx/glm/per_row.hpp"
+#include "ngdx/linalg/gram.hpp"
+#include "ngdx/linalg/score_gram.hpp"
+#include "ngdx/linalg/solve.hpp"
 
 namespace py = pybind11;
 using ngdx::Curvature;
@@ -233,14 +234,6 @@ void cholesky_solve(const Array& factor, const Array& g, Array out) {
   ngdx::cholesky_solve(factor.data(), p, g.data(), dst);
 }
 
-int max_threads() {
-#ifdef _OPENMP
-  return omp_get_num_procs();
-#else
-  return 1;
-#endif
-}
-
 }  // namespace
 
 PYBIND11_MODULE(_core, m) {
@@ -296,16 +289,12 @@ PYBIND11_MODULE(_core, m) {
         "Factors A + damping I in place; False when not positive definite.");
   m.def("cholesky_solve", &cholesky_solve, py::arg("factor").noconvert(), py::arg("g").noconvert(),
         py::arg("out").noconvert(), "Solves with a factor from damped_cholesky_factor into out.");
-  m.def("max_threads", &max_threads, "Processors OpenMP can use (1 without OpenMP).");
+  m.def("max_threads", &ngdx::max_threads, "Processors OpenMP can use (1 without OpenMP).");
   m.def("gram_kernels", &ngdx::gram_kernels,
         "Names of the Gram kernels this build and CPU can run, the default first.");
   m.def("gram_kernel", [] { return std::string(ngdx::gram_kernel().name); },
         "The Gram kernel passes use now.");
   m.def("select_gram_kernel", &ngdx::select_gram_kernel, py::arg("name"),
         "Uses the named Gram kernel ('auto' for the default) in every later pass.");
-#ifdef _OPENMP
-  m.attr("has_openmp") = true;
-#else
-  m.attr("has_openmp") = false;
-#endif
+  m.attr("has_openmp") = ngdx::kHasOpenMP;
 }

@@ -3,7 +3,7 @@
 #include <string>
 #include <vector>
 
-#include "ngdx/gram.hpp"
+#include "ngdx/linalg/gram.hpp"
 
 namespace ngdx {
 namespace {
