@@ -41,12 +41,12 @@ class CholeskyFactor:
             for j in null_rows:
                 block = slice(j * K, (j + 1) * K)
                 A[block, block] += scale / K
-        self.ok = _core.damped_cholesky_factor(A, self.damping)
+        self.ok = _core.linalg.damped_cholesky_factor(A, self.damping)
         self._factor = A
 
     def solve(self, grad):
         step = np.empty_like(grad)
-        _core.cholesky_solve(self._factor, grad, step)
+        _core.linalg.cholesky_solve(self._factor, grad, step)
         return step
 
     def quad(self, v):
@@ -164,7 +164,7 @@ def sample_space(X, C, w, grad, l2, damping, fit_intercept):
     sol = np.empty((len(r), len(rhs)))
     for k, b in enumerate(rhs):  # row-major L read column-major is the upper factor L^T
         out = np.empty(len(r))
-        _core.cholesky_solve(L, np.ascontiguousarray(b), out)
+        _core.linalg.cholesky_solve(L, np.ascontiguousarray(b), out)
         sol[:, k] = out
     if not np.isfinite(sol).all():
         return None, None

@@ -569,7 +569,7 @@ class _Solver:
         from . import _core
 
         out = np.empty(self.obj.p)
-        _core.fisher_vector_product(self.obj.model, self.obj.X, theta, v, self.K,
+        _core.glm.fisher_vector_product(self.obj.model, self.obj.X, theta, v, self.K,
                                     self.obj.fit_intercept, self.obj.sample_weight,
                                     self.obj.n_threads, out)
         return out + self.obj.l2 * self.obj.penalty_mask * v

@@ -56,7 +56,7 @@ class Objective:
             if key not in self._curvature:
                 self._curvature[key] = np.empty(self.p if diagonal else (self.p, self.p))
             curv = self._curvature[key]
-        loss, n_mis = _core.fused_pass(self.model, self.X, self.y, theta, self.n_classes,
+        loss, n_mis = _core.glm.fused_pass(self.model, self.X, self.y, theta, self.n_classes,
                                        self.fit_intercept, self.sample_weight, kind,
                                        bool(diagonal), int(n_samples), int(seed), self.n_threads,
                                        grad, curv)
@@ -73,7 +73,7 @@ class Objective:
     def step_kl(self, theta, delta):
         """1/2 delta^T F delta with F the model's true Fisher at theta (undamped, no penalty):
         the KL divergence a small step delta moves the predictive distributions by."""
-        quad = _core.fisher_vector_product(self.model, self.X, theta, delta, self.n_classes,
+        quad = _core.glm.fisher_vector_product(self.model, self.X, theta, delta, self.n_classes,
                                            self.fit_intercept, self.sample_weight,
                                            self.n_threads, self._fvp)
         return 0.5 * quad
@@ -84,7 +84,7 @@ class Objective:
         if self._input_gram is None:
             dp = self.d + self.fit_intercept
             A = np.empty((dp, dp))
-            _core.fused_pass("gaussian", self.X, np.zeros(self.X.shape[0]), np.zeros(dp), 1,
+            _core.glm.fused_pass("gaussian", self.X, np.zeros(self.X.shape[0]), np.zeros(dp), 1,
                              self.fit_intercept, self.sample_weight, "true", False, 1, 0,
                              self.n_threads, None, A)  # gaussian weights are 1: a plain Gram
             self._input_gram = A
@@ -114,7 +114,7 @@ class Objective:
         """w (n,) with curvature(kind) = sum_i w_i x~_i x~_i^T (x~ with the intercept's 1):
         the per-row weights times s_i / sum(s). One-output models."""
         w = np.empty(self.X.shape[0])
-        _core.curvature_weights(self.model, self.X, self.y, theta, self.fit_intercept,
+        _core.glm.curvature_weights(self.model, self.X, self.y, theta, self.fit_intercept,
                                 self.sample_weight, kind, int(n_samples), int(seed),
                                 self.n_threads, w)
         total = self.X.shape[0] if self.sample_weight is None else self.sample_weight.sum()
