@@ -1,6 +1,8 @@
-// Bindings of the GLM-free linear algebra (cpp/include/ngdx/linalg/): score Grams,
-// damped Cholesky solves, as _core.linalg.
+// Bindings of the GLM-free linear algebra (cpp/include/ngdx/linalg/): weighted and score
+// Grams, damped Cholesky and Kronecker-factored solves, as _core.linalg.
 #include "convert.hpp"
+#include "ngdx/linalg/gram.hpp"
+#include "ngdx/linalg/kron.hpp"
 #include "ngdx/linalg/score_gram.hpp"
 #include "ngdx/linalg/solve.hpp"
 
@@ -42,6 +44,28 @@ void cholesky_solve(const Array& factor, const Array& g, Array out) {
   ngdx::cholesky_solve(factor.data(), p, g.data(), dst);
 }
 
+void weighted_gram(const Array& A, const OptArray& w, bool intercept, double scale,
+                   int n_threads, Array out) {
+  require(A.ndim() == 2, "A must be 2-D, got shape " + shape_of(A));
+  const Index n = A.shape(0), d = A.shape(1), dp = d + (intercept ? 1 : 0);
+  if (w) require_shape(*w, "w", n);
+  require_shape(out, "out", dp, dp);
+  const double* weights = w ? w->data() : nullptr;
+  double* dst = out.mutable_data();
+  py::gil_scoped_release release;  // as in fused_pass (register_glm.cpp)
+  ngdx::weighted_gram(A.data(), n, d, intercept, weights, scale, n_threads, dst);
+}
+
+bool kron_solve(const Array& A, const Array& G, const Array& V, double damping_a,
+                double damping_g, Array out) {
+  const Index m = square_size(A, "A"), K = square_size(G, "G");
+  require_shape(V, "V", m, K);
+  require_shape(out, "out", m, K);
+  double* dst = out.mutable_data();
+  py::gil_scoped_release release;  // as in fused_pass (register_glm.cpp)
+  return ngdx::kron_solve(A.data(), m, G.data(), K, V.data(), damping_a, damping_g, dst);
+}
+
 }  // namespace
 
 void register_linalg(py::module_& m) {
@@ -56,6 +80,18 @@ void register_linalg(py::module_& m) {
         "Factors A + damping I in place; False when not positive definite.");
   m.def("cholesky_solve", &cholesky_solve, py::arg("factor").noconvert(), py::arg("g").noconvert(),
         py::arg("out").noconvert(), "Solves with a factor from damped_cholesky_factor into out.");
+  m.def("weighted_gram", &weighted_gram, py::arg("A").noconvert(), py::arg("w").noconvert(),
+        py::arg("intercept"), py::arg("scale"), py::arg("n_threads"), py::arg("out").noconvert(),
+        "out (dp, dp) = scale * sum_i w_i a_i a_i^T, full symmetric; a_i is row i of A (n, d)\n"
+        "with a trailing 1 when intercept (dp = d + intercept); w (n,) or None for unit\n"
+        "weights, signed allowed. Bit-identical to the fused pass's curvature for the same\n"
+        "weights and thread count.");
+  m.def("kron_solve", &kron_solve, py::arg("A").noconvert(), py::arg("G").noconvert(),
+        py::arg("V").noconvert(), py::arg("damping_a"), py::arg("damping_g"),
+        py::arg("out").noconvert(),
+        "out (m, K) = (A + damping_a I)^-1 V (G + damping_g I)^-1 for symmetric A (m, m) and\n"
+        "G (K, K) (lower triangles read), V (m, K); False, out untouched, when a damped\n"
+        "factor is not positive definite (damped_cholesky_factor's test).");
 }
 
 }  // namespace ngdx::bindings

@@ -20,27 +20,7 @@ void fisher_from_scores(const double* S, Index n, Index p, bool diagonal, double
     VectorMap(out, p) = total / static_cast<double>(n);
     return;
   }
-  struct State {
-    GramWorkspace gram;
-    Matrix acc;
-  };
-  const Index block = gram_block_rows(p);
-  const GramKernel& kernel = gram_kernel();
-  auto states = for_each_block<State>(
-      n, n_threads,
-      [&] {
-        State st{GramWorkspace(kernel, block, p), Matrix()};
-        st.acc = st.gram.zero_accumulator();
-        return st;
-      },
-      [&](State& st, Index i0, Index m) {
-        const Index next = std::min(m, n - i0 - m);  // rows of the block after this one
-        st.gram.set_rows(S + i0 * p, m, p, false, next > 0 ? S + (i0 + m) * p : nullptr, next);
-        st.gram.add(nullptr, st.acc);
-      },
-      block);
-  for (std::size_t t = 1; t < states.size(); ++t) states[0].acc += states[t].acc;
-  write_symmetric(states[0].acc, p, 1.0 / static_cast<double>(n), out);
+  weighted_gram(S, n, p, false, nullptr, 1.0 / static_cast<double>(n), n_threads, out);
 }
 
 }  // namespace ngdx
