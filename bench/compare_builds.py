@@ -56,8 +56,9 @@ def fused(core, X, y, theta, n_threads):
     """ngdx._functional.fused for logistic / true Fisher, bound to one build's core."""
     d = theta.size
     grad, fisher = np.empty(d), np.empty((d, d))
-    out = core.fused_pass("logistic", X, y, theta, 1, False, None, "true", False, 1, 0,
-                          n_threads, grad, fisher)
+    glm = getattr(core, "glm", core)  # _core.glm since the bindings were split per layer
+    out = glm.fused_pass("logistic", X, y, theta, 1, False, None, "true", False, 1, 0,
+                         n_threads, grad, fisher)
     loss = out[0] if isinstance(out, tuple) else out  # (loss, n_misclassified) since f6a913b
     return loss, grad, fisher
 

@@ -43,15 +43,15 @@ def test_ngdx_1_thread(run, problem, reference):
     check_pass(got, reference["numpy"], "ngdx (1 thread) vs NumPy", symmetric=True)
 
 
-@pytest.mark.parametrize("kernel", _core.gram_kernels()[1:])
+@pytest.mark.parametrize("kernel", _core.runtime.gram_kernels()[1:])
 @pytest.mark.parametrize("problem", ALL_SIZES, indirect=True)
 def test_ngdx_other_gram_kernel(run, problem, reference, kernel):
     """The kernels the default one was chosen over (the portable one on AVX-512 CPUs)."""
-    _core.select_gram_kernel(kernel)
+    _core.runtime.select_gram_kernel(kernel)
     try:
         got = run(lambda: fused(*problem, "logistic", "true", n_threads=2))
     finally:
-        _core.select_gram_kernel("auto")
+        _core.runtime.select_gram_kernel("auto")
     check_pass(got, reference["numpy"], f"ngdx ({kernel} kernel) vs NumPy", symmetric=True)
 
 

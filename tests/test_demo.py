@@ -44,7 +44,7 @@ def test_info_and_help(capsys):
     assert main(["info"]) == 0
     out = capsys.readouterr().out
     assert f"ngdx {ngdx.__version__}" in out
-    assert f"Gram kernel {_core.gram_kernel()}" in out and "portable" in out
+    assert f"Gram kernel {_core.runtime.gram_kernel()}" in out and "portable" in out
     main([])
     assert "demo" in capsys.readouterr().out
 

@@ -6,6 +6,7 @@ during computation, and fresh C-contiguous float64 results.
 from __future__ import annotations
 
 import threading
+import types
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
@@ -334,11 +335,14 @@ def test_other_arrays_are_converted_to_a_new_c_contiguous_float64_array(layout):
 class _Recorder:
     """Stands in for ngdx._core, recording the arrays each kernel receives."""
 
-    def __init__(self):
-        self.seen = []
+    def __init__(self, module=_core, seen=None):
+        self.module = module
+        self.seen = [] if seen is None else seen
 
     def __getattr__(self, name):
-        kernel = getattr(_core, name)
+        kernel = getattr(self.module, name)
+        if isinstance(kernel, types.ModuleType):  # _core.glm, _core.linalg: record there too
+            return _Recorder(kernel, self.seen)
 
         def record(*args):
             self.seen.append((name, args))
@@ -428,10 +432,10 @@ def test_set_num_threads_round_trips():
     ngdx.set_num_threads(np.int64(2))
     assert ngdx.get_num_threads() == 2 and type(ngdx.get_num_threads()) is int
     ngdx.set_num_threads(None)
-    assert ngdx.get_num_threads() == max(1, _core.max_threads())
+    assert ngdx.get_num_threads() == max(1, _core.runtime.max_threads())
     with pytest.raises(ValueError, match="n_threads"):
         ngdx.set_num_threads(0)
-    assert ngdx.get_num_threads() == max(1, _core.max_threads())
+    assert ngdx.get_num_threads() == max(1, _core.runtime.max_threads())
 
 
 @pytest.mark.parametrize("model", MODELS)

@@ -15,14 +15,14 @@ from ngdx._functional import fused
 
 from conftest import make_problem
 
-KERNELS = _core.gram_kernels()
+KERNELS = _core.runtime.gram_kernels()
 
 
 @pytest.fixture(params=KERNELS)
 def kernel(request):
-    _core.select_gram_kernel(request.param)
+    _core.runtime.select_gram_kernel(request.param)
     yield request.param
-    _core.select_gram_kernel("auto")
+    _core.runtime.select_gram_kernel("auto")
 
 
 def close(a, b, rtol=1e-12):
@@ -31,14 +31,14 @@ def close(a, b, rtol=1e-12):
 
 
 def test_the_default_kernel_is_listed_first_and_is_active():
-    assert _core.gram_kernel() == KERNELS[0]
+    assert _core.runtime.gram_kernel() == KERNELS[0]
     assert "portable" in KERNELS
 
 
 def test_unknown_kernel_is_a_value_error_naming_the_allowed_ones():
     with pytest.raises(ValueError, match="allowed: 'auto', 'portable'|allowed: 'auto', 'avx512'"):
-        _core.select_gram_kernel("sse9")
-    assert _core.gram_kernel() == KERNELS[0]
+        _core.runtime.select_gram_kernel("sse9")
+    assert _core.runtime.gram_kernel() == KERNELS[0]
 
 
 @pytest.mark.parametrize("d", [1, 7, 8, 9, 16, 23, 24, 25, 40, 47, 48, 49, 71, 100])
@@ -89,11 +89,11 @@ def test_kernels_agree_with_each_other():
     X, y, theta = make_problem("logistic", 500, 61, seed=5, fit_intercept=True)
     results = []
     for name in KERNELS:
-        _core.select_gram_kernel(name)
+        _core.runtime.select_gram_kernel(name)
         try:
             results.append(fused(X, y, theta, "logistic", "true", n_threads=2,
                                  fit_intercept=True)[2])
         finally:
-            _core.select_gram_kernel("auto")
+            _core.runtime.select_gram_kernel("auto")
     for F in results[1:]:
         close(F, results[0], rtol=1e-14)

@@ -17,12 +17,12 @@ RTOL = 1e-12
 SIZES = [(1, 1, 2), (7, 1, 2), (300, 4, 3), (777, 2, 2), (513, 6, 4)]
 
 
-@pytest.fixture(params=_core.gram_kernels())
+@pytest.fixture(params=_core.runtime.gram_kernels())
 def gram_kernel(request):
     """Each Gram kernel this build and CPU can run (AVX-512 and portable on AVX-512 CPUs)."""
-    _core.select_gram_kernel(request.param)
+    _core.runtime.select_gram_kernel(request.param)
     yield request.param
-    _core.select_gram_kernel("auto")
+    _core.runtime.select_gram_kernel("auto")
 
 
 def close(a, b, rtol=RTOL):
@@ -109,7 +109,7 @@ def test_kl_with_intercept_and_weights_matches_reference(model, weighted):
     sw = np.random.default_rng(1).uniform(0.0, 2.0, size=300) if weighted else None
     K = 3 if model == "multinomial" else 1
     for n_threads in (1, 2):
-        got = _core.mean_kl(model, X, tp, tq, K, True, sw, n_threads)
+        got = _core.glm.mean_kl(model, X, tp, tq, K, True, sw, n_threads)
         close(got, ref.kl(X, tp, tq, model, sample_weight=sw, fit_intercept=True))
 
 
@@ -121,7 +121,7 @@ def test_scores_with_intercept_match_reference(model, fit_intercept):
     K = 3 if model == "multinomial" else 1
     for n_threads in (1, 2):
         out = np.empty((600, theta.size))
-        _core.scores(model, X, y, theta, K, fit_intercept, n_threads, out)
+        _core.glm.scores(model, X, y, theta, K, fit_intercept, n_threads, out)
         close(out, ref.scores(X, y, theta, model, fit_intercept=fit_intercept))
 
 
@@ -129,7 +129,7 @@ def test_sampled_labels_match_reference(model):
     X, _, theta = make_problem(model, 400, 2, 4, seed=6, fit_intercept=True, scale=1.0)
     K = 4 if model == "multinomial" else 1
     out = np.empty((400, 5))
-    _core.sample_labels(model, X, theta, K, True, 5, 123, 2, out)
+    _core.glm.sample_labels(model, X, theta, K, True, 5, 123, 2, out)
     expected = ref.sample_labels(X, theta, model, 5, 123, fit_intercept=True)
     if model == "gaussian":
         close(out, expected)
@@ -142,7 +142,7 @@ def test_poisson_sampler_uses_both_branches_and_matches_reference():
     X = np.linspace(-3, 6, 500)[:, None]
     theta = np.array([1.0])
     out = np.empty((500, 4))
-    _core.sample_labels("poisson", X, theta, 1, False, 4, 9, 2, out)
+    _core.glm.sample_labels("poisson", X, theta, 1, False, 4, 9, 2, out)
     np.testing.assert_array_equal(out, ref.sample_labels(X, theta, "poisson", 4, 9))
     assert out[X[:, 0] > 4].mean() > 50  # the PTRS branch ran and drew large counts
 
@@ -175,28 +175,28 @@ def test_cholesky_factor_in_place_then_solves_match_reference(p, damping):
     A = rng.normal(size=(p + 3, p))
     F = A.T @ A / (p + 3)
     factor = F.copy()
-    assert _core.damped_cholesky_factor(factor, damping)
+    assert _core.linalg.damped_cholesky_factor(factor, damping)
     for seed in range(3):  # one factorization, several right-hand sides
         g = np.random.default_rng(seed).normal(size=p)
         x = np.empty(p)
-        _core.cholesky_solve(factor, g, x)
+        _core.linalg.cholesky_solve(factor, g, x)
         close(x, ref.natural_gradient(F, g, damping), rtol=1e-10)
 
 
 def test_cholesky_factor_reports_a_matrix_that_is_not_positive_definite():
     F = np.array([[1.0, 2.0], [2.0, 1.0]])  # eigenvalues 3 and -1
-    assert not _core.damped_cholesky_factor(F.copy(), 0.0)
-    assert _core.damped_cholesky_factor(F.copy(), 1.5)
-    assert not _core.damped_cholesky_factor(np.zeros((3, 3)), 0.0)
+    assert not _core.linalg.damped_cholesky_factor(F.copy(), 0.0)
+    assert _core.linalg.damped_cholesky_factor(F.copy(), 1.5)
+    assert not _core.linalg.damped_cholesky_factor(np.zeros((3, 3)), 0.0)
 
 
 def test_cholesky_bindings_check_shapes():
     with pytest.raises(ValueError, match="A must be a square matrix"):
-        _core.damped_cholesky_factor(np.ones((2, 3)), 0.0)
+        _core.linalg.damped_cholesky_factor(np.ones((2, 3)), 0.0)
     with pytest.raises(ValueError, match="factor must be a square matrix"):
-        _core.cholesky_solve(np.ones(3), np.ones(3), np.empty(3))
+        _core.linalg.cholesky_solve(np.ones(3), np.ones(3), np.empty(3))
     with pytest.raises(ValueError, match="g"):
-        _core.cholesky_solve(np.eye(3), np.ones(2), np.empty(3))
+        _core.linalg.cholesky_solve(np.eye(3), np.ones(2), np.empty(3))
 
 
 def test_fisher_of_scores_is_empirical_fisher(model):
@@ -218,7 +218,7 @@ def test_fisher_vector_product_matches_reference(model, fit_intercept, weighted)
                                                    fit_intercept=fit_intercept)
     for n_threads in (1, 2):
         out = np.empty(theta.size)
-        quad = _core.fisher_vector_product(model, X, theta, v, K, fit_intercept, sw, n_threads,
+        quad = _core.glm.fisher_vector_product(model, X, theta, v, K, fit_intercept, sw, n_threads,
                                            out)
         close(out, want_Fv)
         close(quad, want_quad)
@@ -235,7 +235,7 @@ def test_misclassification_count_matches_reference(model, fit_intercept):
     if model in ("logistic", "probit", "multinomial"):
         assert 0 < want < 900
     for n_threads in (1, 2):
-        _, count = _core.fused_pass(model, X, y, theta, K, fit_intercept, sw, "none", False, 1,
+        _, count = _core.glm.fused_pass(model, X, y, theta, K, fit_intercept, sw, "none", False, 1,
                                     0, n_threads, np.empty(theta.size), None)
         assert count == want
 
@@ -247,7 +247,7 @@ def test_curvature_weights_rebuild_the_curvature(model, kind):
     sw = np.random.default_rng(6).uniform(0, 2, size=600)
     for n_threads in (1, 2):
         w = np.empty(600)
-        _core.curvature_weights(model, X, y, theta, True, sw, kind, 3, 7, n_threads, w)
+        _core.glm.curvature_weights(model, X, y, theta, True, sw, kind, 3, 7, n_threads, w)
         X1 = np.hstack([X, np.ones((600, 1))])
         close(X1.T @ (w[:, None] * X1) / sw.sum(),
               ref.curvature(X, y, theta, model, kind, n_samples=3, seed=7, sample_weight=sw,

@@ -69,5 +69,5 @@ def test_kl_is_nonnegative_and_zero_only_at_the_same_point(problem):
     other = theta[::-1].copy() + 0.5
     from ngdx import _core
 
-    assert _core.mean_kl(model, X, theta, theta, K, fit_intercept, sw, 1) == 0.0
-    assert _core.mean_kl(model, X, theta, other, K, fit_intercept, sw, 1) >= 0.0
+    assert _core.glm.mean_kl(model, X, theta, theta, K, fit_intercept, sw, 1) == 0.0
+    assert _core.glm.mean_kl(model, X, theta, other, K, fit_intercept, sw, 1) >= 0.0

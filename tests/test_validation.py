@@ -514,7 +514,7 @@ def _rng_X(n, d, seed=3):
 
 
 def fused_args(model="logistic", n=10, d=3, k=K, **override):
-    """Valid keyword arguments of _core.fused_pass, with ``override`` applied."""
+    """Valid keyword arguments of _core.glm.fused_pass, with ``override`` applied."""
     n_classes = k if model == "multinomial" else 1
     p = d * n_classes
     y = (np.arange(n) % n_classes).astype(float) if model == "multinomial" else (
@@ -571,17 +571,17 @@ def test_core_accepts_the_baseline_arguments(model):
         return args
 
     args = filled(filled(fused_args(model), "grad_out"), "curvature_out")
-    _core.fused_pass(**args)
+    _core.glm.fused_pass(**args)
     assert np.all(np.isfinite(args["grad_out"])) and np.all(np.isfinite(args["curvature_out"]))
     args = filled(scores_args(model), "out")
-    _core.scores(**args)
+    _core.glm.scores(**args)
     assert np.all(np.isfinite(args["out"]))
-    assert np.isfinite(_core.mean_kl(**kl_args(model)))
+    assert np.isfinite(_core.glm.mean_kl(**kl_args(model)))
     args = filled(labels_args(model), "out")
-    _core.sample_labels(**args)
+    _core.glm.sample_labels(**args)
     assert np.all(np.isfinite(args["out"]))
     args = filled(fvp_args(model), "out")
-    _core.fisher_vector_product(**args)
+    _core.glm.fisher_vector_product(**args)
     assert np.all(np.isfinite(args["out"]))
 
 
@@ -634,18 +634,18 @@ BAD_FUSED = {
 def test_core_fused_pass_rejects(case):
     override, exc, pattern = BAD_FUSED[case]
     with pytest.raises(exc, match=pattern):
-        _core.fused_pass(**fused_args(**override))
+        _core.glm.fused_pass(**fused_args(**override))
 
 
 def test_core_rejects_read_only_output_buffers():
     out = np.empty(3)
     out.setflags(write=False)
     with pytest.raises((ValueError, TypeError)):
-        _core.fused_pass(**fused_args(grad_out=out))
+        _core.glm.fused_pass(**fused_args(grad_out=out))
     out = np.empty((10, 3))
     out.setflags(write=False)
     with pytest.raises((ValueError, TypeError)):
-        _core.scores(**scores_args(out=out))
+        _core.glm.scores(**scores_args(out=out))
 
 
 BAD_MULTINOMIAL_LABELS = [7.0, 3.0, -1.0, 1.5, np.nan, np.inf, -np.inf, 1e300]
@@ -657,7 +657,7 @@ def test_core_fused_pass_rejects_multinomial_labels_out_of_range(label, kind):
     args = fused_args("multinomial", kind=kind)
     args["y"][4] = label
     with pytest.raises(ValueError, match=r"multinomial labels must be integers in 0\.\.2"):
-        _core.fused_pass(**args)
+        _core.glm.fused_pass(**args)
 
 
 @pytest.mark.parametrize("label", BAD_MULTINOMIAL_LABELS)
@@ -665,7 +665,7 @@ def test_core_scores_rejects_multinomial_labels_out_of_range(label):
     args = scores_args("multinomial")
     args["y"][9] = label
     with pytest.raises(ValueError, match=r"multinomial labels must be integers in 0\.\.2"):
-        _core.scores(**args)
+        _core.glm.scores(**args)
 
 
 @pytest.mark.parametrize("n_classes", [0, 1, -3])
@@ -675,15 +675,15 @@ def test_core_multinomial_needs_two_classes(n_classes):
     args = fused_args("multinomial", n_classes=n_classes, theta=np.zeros(p),
                       grad_out=np.empty(p), curvature_out=np.empty((p, p)), y=np.zeros(10))
     with pytest.raises(ValueError, match=r"n_classes|classes"):
-        _core.fused_pass(**args)
+        _core.glm.fused_pass(**args)
     with pytest.raises(ValueError, match=r"n_classes|classes"):
-        _core.scores(**scores_args("multinomial", n_classes=n_classes, theta=np.zeros(p),
+        _core.glm.scores(**scores_args("multinomial", n_classes=n_classes, theta=np.zeros(p),
                                    y=np.zeros(10), out=np.empty((10, p))))
     with pytest.raises(ValueError, match=r"n_classes|classes"):
-        _core.mean_kl(**kl_args("multinomial", n_classes=n_classes, theta_p=np.zeros(p),
+        _core.glm.mean_kl(**kl_args("multinomial", n_classes=n_classes, theta_p=np.zeros(p),
                                 theta_q=np.zeros(p)))
     with pytest.raises(ValueError, match=r"n_classes|classes"):
-        _core.sample_labels(**labels_args("multinomial", n_classes=n_classes, theta=np.zeros(p)))
+        _core.glm.sample_labels(**labels_args("multinomial", n_classes=n_classes, theta=np.zeros(p)))
 
 
 BAD_SCORES = {
@@ -704,7 +704,7 @@ BAD_SCORES = {
 def test_core_scores_rejects(case):
     override, exc, pattern = BAD_SCORES[case]
     with pytest.raises(exc, match=pattern):
-        _core.scores(**scores_args(**override))
+        _core.glm.scores(**scores_args(**override))
 
 
 BAD_KL = {
@@ -722,7 +722,7 @@ BAD_KL = {
 def test_core_mean_kl_rejects(case):
     override, exc, pattern = BAD_KL[case]
     with pytest.raises(exc, match=pattern):
-        _core.mean_kl(**kl_args(**override))
+        _core.glm.mean_kl(**kl_args(**override))
 
 
 BAD_LABELS_CORE = {
@@ -741,7 +741,7 @@ BAD_LABELS_CORE = {
 def test_core_sample_labels_rejects(case):
     override, exc, pattern = BAD_LABELS_CORE[case]
     with pytest.raises(exc, match=pattern):
-        _core.sample_labels(**labels_args(**override))
+        _core.glm.sample_labels(**labels_args(**override))
 
 
 BAD_FVP = {
@@ -759,12 +759,12 @@ BAD_FVP = {
 def test_core_fisher_vector_product_rejects(case):
     override, exc, pattern = BAD_FVP[case]
     with pytest.raises(exc, match=pattern):
-        _core.fisher_vector_product(**fvp_args(**override))
+        _core.glm.fisher_vector_product(**fvp_args(**override))
 
 
 def test_core_fisher_from_scores_rejects_bad_shapes():
     S = _rng_X(8, 3)
-    _core.fisher_from_scores(S, False, 2, np.empty((3, 3)))  # baseline
+    _core.linalg.fisher_from_scores(S, False, 2, np.empty((3, 3)))  # baseline
     cases = [
         ((S, False, 2, np.empty((3, 4))), ValueError, r"out must have shape \(3, 3\)"),
         ((S, False, 2, np.empty(3)), ValueError, r"out must have shape \(3, 3\)"),
@@ -778,13 +778,13 @@ def test_core_fisher_from_scores_rejects_bad_shapes():
     ]
     for args, exc, pattern in cases:
         with pytest.raises(exc, match=pattern):
-            _core.fisher_from_scores(*args)
+            _core.linalg.fisher_from_scores(*args)
 
 
 def test_core_damped_cholesky_solve_rejects_bad_shapes():
     F, g = 2.0 * np.eye(3), np.ones(3)
     out = np.empty(3)
-    assert _core.damped_cholesky_solve(F, g, 0.0, out)  # baseline
+    assert _core.linalg.damped_cholesky_solve(F, g, 0.0, out)  # baseline
     np.testing.assert_allclose(out, 0.5 * g)
     cases = [
         ((np.eye(3)[:, :2].copy(), g, 0.0, out), ValueError, r"F must be a square matrix"),
@@ -800,7 +800,7 @@ def test_core_damped_cholesky_solve_rejects_bad_shapes():
     ]
     for args, exc, pattern in cases:
         with pytest.raises(exc, match=pattern):
-            _core.damped_cholesky_solve(*args)
+            _core.linalg.damped_cholesky_solve(*args)
 
 
 @pytest.mark.parametrize("kind", ["None", "none", "fisher", 1, True])

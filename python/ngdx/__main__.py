@@ -14,9 +14,9 @@ from ngdx import _core
 
 
 def info():
-    kernels = _core.gram_kernels()
-    print(f"ngdx {ngdx.__version__}: OpenMP {'on' if _core.has_openmp else 'off'}, "
-          f"{ngdx.get_num_threads()} threads by default, Gram kernel {_core.gram_kernel()} "
+    kernels = _core.runtime.gram_kernels()
+    print(f"ngdx {ngdx.__version__}: OpenMP {'on' if _core.runtime.has_openmp else 'off'}, "
+          f"{ngdx.get_num_threads()} threads by default, Gram kernel {_core.runtime.gram_kernel()} "
           f"(this build and CPU can run: {', '.join(kernels)})")
 
 

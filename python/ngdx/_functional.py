@@ -37,9 +37,9 @@ def fused(X, y, theta, model="logistic", kind="none", *, diagonal=False, n_mc_sa
     curvature = None
     if kind != "none":
         curvature = np.empty(p) if diagonal else np.empty((p, p))
-    loss, _ = _core.fused_pass(model, X, y, theta, K, bool(fit_intercept), sample_weight, kind,
-                               bool(diagonal), int(n_mc_samples), int(seed), resolve(n_threads),
-                               grad, curvature)
+    loss, _ = _core.glm.fused_pass(model, X, y, theta, K, bool(fit_intercept), sample_weight,
+                                   kind, bool(diagonal), int(n_mc_samples), int(seed),
+                                   resolve(n_threads), grad, curvature)
     return loss, grad, curvature
 
 
@@ -184,7 +184,7 @@ def scores(X, y, theta, model="logistic", *, n_threads=None):
     """
     model, X, y, theta, n_classes = as_problem(X, y, theta, model)
     out = np.empty((X.shape[0], theta.size))
-    _core.scores(model, X, y, theta.ravel(), n_classes, False, resolve(n_threads), out)
+    _core.glm.scores(model, X, y, theta.ravel(), n_classes, False, resolve(n_threads), out)
     return out
 
 
@@ -294,5 +294,5 @@ def kl(X, theta_p, theta_q, model="logistic", *, n_threads=None):
     theta_q, _ = as_theta(theta_q, model, X.shape[1], "theta_q")
     if theta_p.shape != theta_q.shape:
         raise ValueError(f"theta_p and theta_q differ in shape: {theta_p.shape} vs {theta_q.shape}")
-    return _core.mean_kl(model, X, theta_p.ravel(), theta_q.ravel(), n_classes, False, None,
+    return _core.glm.mean_kl(model, X, theta_p.ravel(), theta_q.ravel(), n_classes, False, None,
                          resolve(n_threads))

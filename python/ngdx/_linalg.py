@@ -41,7 +41,7 @@ def fisher_from_scores(S, *, diagonal=False, n_threads=None):
         raise ValueError(f"S must have at least one row and one column, got shape {S.shape}")
     p = S.shape[1]
     out = np.empty(p) if diagonal else np.empty((p, p))
-    _core.fisher_from_scores(S, bool(diagonal), resolve(n_threads), out)
+    _core.linalg.fisher_from_scores(S, bool(diagonal), resolve(n_threads), out)
     return out
 
 
@@ -88,7 +88,7 @@ def natural_gradient(F, g, damping=0.0):
     if np.abs(F - F.T).max() > 1e-10 * scale:
         raise ValueError("F must be symmetric (only its lower triangle would be read)")
     x = np.empty(p)
-    if not _core.damped_cholesky_solve(F, g, damping, x):
+    if not _core.linalg.damped_cholesky_solve(F, g, damping, x):
         raise np.linalg.LinAlgError(
             f"F + damping*I is not positive definite (damping={damping}); "
             "increase damping"

@@ -150,5 +150,5 @@ class FitResult:
 
         X, theta, K = self._theta(X)
         out = np.empty((X.shape[0], K))
-        _core.predict_mean(self.model, X, theta, K, True, get_num_threads(), out)
+        _core.glm.predict_mean(self.model, X, theta, K, True, get_num_threads(), out)
         return out if self.coef.ndim == 2 else out[:, 0]

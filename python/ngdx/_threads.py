@@ -6,7 +6,7 @@ import numbers
 
 from . import _core
 
-_default_threads = max(1, int(_core.max_threads()))
+_default_threads = max(1, int(_core.runtime.max_threads()))
 #: More threads than this is a mistake, not a setting (each gets its own p x p accumulator).
 MAX_THREADS = 1024
 
@@ -34,7 +34,7 @@ def set_num_threads(n_threads: int | None) -> None:
     >>> ngdx.set_num_threads(None)  # back to all cores
     """
     global _default_threads
-    _default_threads = _core.max_threads() if n_threads is None else resolve(n_threads)
+    _default_threads = _core.runtime.max_threads() if n_threads is None else resolve(n_threads)
 
 
 def get_num_threads() -> int:

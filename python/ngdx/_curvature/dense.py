@@ -74,11 +74,11 @@ class Dense(Curvature):
                 for j in self._flat_rows:
                     block = slice(j * K, (j + 1) * K)
                     A[block, block] += shift / K
-            if not _core.damped_cholesky_factor(A, float(damping)):
+            if not _core.linalg.damped_cholesky_factor(A, float(damping)):
                 return None
             self._factor = A
         step = np.empty_like(grad)
-        _core.cholesky_solve(self._factor, grad, step)
+        _core.linalg.cholesky_solve(self._factor, grad, step)
         return step
 
     def quad(self, v):

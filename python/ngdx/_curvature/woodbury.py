@@ -95,7 +95,7 @@ def sample_space_solve(rows, C, w, grad, l2, damping, fit_intercept):
     sol = np.empty((len(r), len(rhs)))
     for k, b in enumerate(rhs):  # row-major L read column-major is the upper factor L^T
         out = np.empty(len(r))
-        _core.cholesky_solve(L, np.ascontiguousarray(b), out)
+        _core.linalg.cholesky_solve(L, np.ascontiguousarray(b), out)
         sol[:, k] = out
     if not np.isfinite(sol).all():
         return None

@@ -46,14 +46,14 @@ class ArrayRows:
                    n_mc_samples=1, seed=0, grad_out, curvature_out=None):
         """(mean NLL, misclassified rows); fills grad_out and the curvature of ``kind``."""
         self.n_passes += 1
-        return _core.fused_pass(model, self.X, self.y, theta, n_classes, self.fit_intercept,
+        return _core.glm.fused_pass(model, self.X, self.y, theta, n_classes, self.fit_intercept,
                                 self.sample_weight, kind, bool(diagonal), int(n_mc_samples),
                                 int(seed), self.n_threads, grad_out, curvature_out)
 
     def fisher_vector_product(self, model, theta, v, n_classes, out):
         """F v of the mean NLL's true Fisher into out; returns v^T F v."""
         self.n_passes += 1
-        return _core.fisher_vector_product(model, self.X, theta, v, n_classes,
+        return _core.glm.fisher_vector_product(model, self.X, theta, v, n_classes,
                                            self.fit_intercept, self.sample_weight,
                                            self.n_threads, out)
 
@@ -61,7 +61,7 @@ class ArrayRows:
         """w (n,) with curvature(kind) = sum_i w_i x~_i x~_i^T (one-output models)."""
         self.n_passes += 1
         w = np.empty(self.n_rows)
-        _core.curvature_weights(model, self.X, self.y, theta, self.fit_intercept,
+        _core.glm.curvature_weights(model, self.X, self.y, theta, self.fit_intercept,
                                 self.sample_weight, kind, int(n_mc_samples), int(seed),
                                 self.n_threads, w)
         return w / self.weight_sum
@@ -71,10 +71,12 @@ class ArrayRows:
         self.n_passes += 1
         dp = self.n_features + self.fit_intercept
         A = np.empty((dp, dp))
-        # A gaussian pass at theta = 0: its curvature weights are 1, a plain Gram.
-        _core.fused_pass("gaussian", self.X, np.zeros(self.n_rows), np.zeros(dp), 1,
-                         self.fit_intercept, self.sample_weight, "true", False, 1, 0,
-                         self.n_threads, None, A)
+        sw = self.sample_weight
+        # The weights summed in row order, as the core's passes sum them (cumsum is
+        # sequential, sum is pairwise): the same matrix, bit for bit, as their curvatures.
+        total = self.n_rows if sw is None else float(np.cumsum(sw)[-1])
+        _core.linalg.weighted_gram(self.X, sw, self.fit_intercept, 1.0 / total,
+                                   self.n_threads, A)
         return A
 
     # ------------------------------------------------------------ products with X

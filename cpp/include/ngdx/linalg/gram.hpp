@@ -6,8 +6,8 @@
 #include <string>
 #include <vector>
 
-#include "ngdx/common.hpp"
-#include "ngdx/gram_kernel.hpp"
+#include "ngdx/base/common.hpp"
+#include "ngdx/linalg/gram_kernel.hpp"
 
 namespace ngdx {
 
@@ -88,5 +88,14 @@ inline void write_symmetric(const Matrix& lower, Index p, double scale, double* 
   for (Index i = 0; i < p; ++i)
     for (Index j = 0; j <= i; ++j) out[i * p + j] = out[j * p + i] = scale * lower(i, j);
 }
+
+/// out (dp x dp, full symmetric, row-major; dp = d + intercept) = scale * sum_i w_i a_i a_i^T,
+/// a_i row i of A (n x d, row-major) with a trailing 1 when intercept is set; w null means
+/// unit weights, and signed weights are allowed. The fused pass's row blocks, thread
+/// partition and ordered reduction: its curvature for weights w is this Gram, bit for bit,
+/// at the same thread count. K-FAC's factors are such Grams (activations with the bias
+/// column, output gradients).
+void weighted_gram(const double* A, Index n, Index d, bool intercept, const double* w,
+                   double scale, int n_threads, double* out);
 
 }  // namespace ngdx

@@ -1,7 +1,7 @@
 // Damped Cholesky solve of (F + damping I) x = g.
 #pragma once
 
-#include "ngdx/common.hpp"
+#include "ngdx/base/common.hpp"
 
 namespace ngdx {
 

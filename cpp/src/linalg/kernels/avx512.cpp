@@ -1,7 +1,7 @@
 // The Gram micro-kernel for AVX-512, compiled with -mavx512f whatever NGDX_ARCH is and
 // chosen only when the CPU reports AVX-512F: 24 x 8 tiles in 24 of the 32 zmm registers.
-#include "ngdx/gram_kernel.hpp"
-#include "ngdx/gram_tile.hpp"
+#include "gram_tile.hpp"
+#include "ngdx/linalg/gram_kernel.hpp"
 
 namespace ngdx {
 namespace gram_avx512 {

@@ -1,9 +1,12 @@
-// The choice of Gram kernel: the fastest this build and CPU can run, or the one asked for.
+// The choice of Gram kernel (the fastest this build and CPU can run, or the one asked
+// for) and the weighted Gram on its own.
+#include "ngdx/linalg/gram.hpp"
+
 #include <atomic>
 #include <string>
 #include <vector>
 
-#include "ngdx/gram.hpp"
+#include "ngdx/base/parallel.hpp"
 
 namespace ngdx {
 namespace {
@@ -57,6 +60,36 @@ void select_gram_kernel(const std::string& name) {
                                 allowed);
   }
   active.store(chosen);
+}
+
+void weighted_gram(const double* A, Index n, Index d, bool intercept, const double* w,
+                   double scale, int n_threads, double* out) {
+  const Index dp = d + (intercept ? 1 : 0);
+  require(n > 0 && dp > 0, "the Gram needs at least one row and one column");
+  struct State {
+    GramWorkspace gram;
+    Matrix acc;
+  };
+  const Index block = gram_block_rows(dp);
+  const GramKernel& kernel = gram_kernel();
+  auto states = for_each_block<State>(
+      n, n_threads,
+      [&] {
+        State st{GramWorkspace(kernel, block, dp), Matrix()};
+        st.acc = st.gram.zero_accumulator();
+        return st;
+      },
+      [&](State& st, Index i0, Index m) {
+        const Index next = std::min(m, n - i0 - m);  // rows of the block after this one
+        st.gram.set_rows(A + i0 * d, m, d, intercept, next > 0 ? A + (i0 + m) * d : nullptr,
+                         next);
+        st.gram.add(w ? w + i0 : nullptr, st.acc);
+      },
+      block);
+  const State& total = reduce_in_order(states, [](State& acc, const State& part) {
+    acc.acc += part.acc;
+  });
+  write_symmetric(total.acc, dp, scale, out);
 }
 
 }  // namespace ngdx

@@ -8,10 +8,10 @@
 // dp x dp blocks G_kl = sum_i W_i[k,l] x_i x_i^T, each a signed weighted Gram.
 #include <vector>
 
-#include "ngdx/families.hpp"
-#include "ngdx/gram.hpp"
-#include "ngdx/parallel.hpp"
-#include "ngdx/pass.hpp"
+#include "ngdx/base/parallel.hpp"
+#include "ngdx/glm/families.hpp"
+#include "ngdx/glm/pass.hpp"
+#include "ngdx/linalg/gram.hpp"
 
 namespace ngdx {
 namespace {
@@ -153,15 +153,12 @@ PassResult fused_pass_multinomial(const Problem& pb, const double* theta_ptr,
   std::vector<MultinomialState> states =
       for_each_block<MultinomialState>(pb.n, n_threads, init, body, block);
 
-  MultinomialState& total = states[0];
-  for (std::size_t t = 1; t < states.size(); ++t) {
-    total.loss += states[t].loss;
-    total.n_misclassified += states[t].n_misclassified;
-    total.grad += states[t].grad;
-    if (diag) total.diag += states[t].diag;
-    if (full)
-      for (Index q = 0; q < n_pairs; ++q) total.blocks[q] += states[t].blocks[q];
-  }
+  const MultinomialState& total =
+      reduce_in_order(states, [&](MultinomialState& acc, const MultinomialState& part) {
+        add_pass_sums(acc, part, diag);
+        if (full)
+          for (Index q = 0; q < n_pairs; ++q) acc.blocks[q] += part.blocks[q];
+      });
   const double scale = 1.0 / pb.weight_sum();
   if (req.grad) RowMatrixMap(req.grad, dp, K) = scale * total.grad;
   if (diag) VectorMap(req.curvature, p) = scale * total.diag;

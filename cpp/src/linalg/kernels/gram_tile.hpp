@@ -1,5 +1,5 @@
 // The register-blocked Gram micro-kernel, included only by the per-instruction-set kernel
-// files (cpp/src/gram_kernel_*.cpp), each compiled with its own target flags.
+// files (portable.cpp and avx512.cpp beside it), each compiled with its own target flags.
 //
 // Everything here has internal linkage (an unnamed namespace) and includes no library
 // header with inline functions, so code compiled for AVX-512 can never be merged by the
@@ -17,7 +17,7 @@
 
 #include <cstddef>
 
-#include "ngdx/gram_kernel.hpp"
+#include "ngdx/linalg/gram_kernel.hpp"
 
 namespace ngdx {
 namespace {

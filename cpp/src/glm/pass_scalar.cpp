@@ -1,10 +1,10 @@
 // The fused pass for the one-output families (logistic, probit, poisson, gaussian).
 #include <vector>
 
-#include "ngdx/families.hpp"
-#include "ngdx/gram.hpp"
-#include "ngdx/parallel.hpp"
-#include "ngdx/pass.hpp"
+#include "ngdx/base/parallel.hpp"
+#include "ngdx/glm/families.hpp"
+#include "ngdx/glm/pass.hpp"
+#include "ngdx/linalg/gram.hpp"
 
 namespace ngdx {
 namespace {
@@ -95,15 +95,11 @@ PassResult pass(const Problem& pb, const double* theta_ptr, const PassRequest& r
   std::vector<ScalarState> states =
       for_each_block<ScalarState>(pb.n, n_threads, init, body, block);
 
-  // Ordered reduction into the first state.
-  ScalarState& total = states[0];
-  for (std::size_t t = 1; t < states.size(); ++t) {
-    total.loss += states[t].loss;
-    total.n_misclassified += states[t].n_misclassified;
-    total.grad += states[t].grad;
-    if (diag) total.diag += states[t].diag;
-    if (full) total.curvature += states[t].curvature;
-  }
+  const ScalarState& total =
+      reduce_in_order(states, [&](ScalarState& acc, const ScalarState& part) {
+        add_pass_sums(acc, part, diag);
+        if (full) acc.curvature += part.curvature;
+      });
   const double scale = 1.0 / pb.weight_sum();
   if (req.grad) VectorMap(req.grad, dp) = scale * total.grad;
   if (diag) VectorMap(req.curvature, dp) = scale * total.diag;

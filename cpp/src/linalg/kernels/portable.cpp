@@ -1,7 +1,7 @@
 // The Gram micro-kernel for the build's own target (NGDX_ARCH): 8 x 4 tiles, 8 of the 16
 // vector registers of 4 doubles (AVX2). NR must divide 8: B's columns come in 8s.
-#include "ngdx/gram_kernel.hpp"
-#include "ngdx/gram_tile.hpp"
+#include "gram_tile.hpp"
+#include "ngdx/linalg/gram_kernel.hpp"
 
 namespace ngdx {
 namespace gram_portable {

@@ -16,8 +16,8 @@
 #include <limits>
 #include <utility>
 
-#include "ngdx/rng.hpp"
-#include "ngdx/special.hpp"
+#include "ngdx/base/rng.hpp"
+#include "ngdx/base/special.hpp"
 
 namespace ngdx::family {
 

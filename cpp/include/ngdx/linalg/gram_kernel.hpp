@@ -6,8 +6,8 @@
 
 namespace ngdx {
 
-/// One packed block of rows as a Gram kernel reads it (see gram_tile.hpp). A plain
-/// aggregate (no inline constructor to be compiled for two instruction sets):
+/// One packed block of rows as a Gram kernel reads it (see src/linalg/kernels/gram_tile.hpp).
+/// A plain aggregate (no inline constructor to be compiled for two instruction sets):
 /// value-initialize it, GramOperands op{}.
 struct GramOperands {
   std::ptrdiff_t m, D;             ///< rows, padded width (a multiple of 8)
@@ -17,7 +17,7 @@ struct GramOperands {
   std::ptrdiff_t prefetch_bytes;
 };
 
-/// One compiled Gram micro-kernel (see gram_tile.hpp).
+/// One compiled Gram micro-kernel (see src/linalg/kernels/gram_tile.hpp).
 struct GramKernel {
   const char* name;           ///< "portable" (the build's NGDX_ARCH) or "avx512"
   std::ptrdiff_t tile_rows;   ///< rows per full tile (8 MV): bands are multiples of it

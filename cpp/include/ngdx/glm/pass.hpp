@@ -10,26 +10,9 @@
 
 #include <cstdint>
 
-#include "ngdx/common.hpp"
+#include "ngdx/glm/problem.hpp"
 
 namespace ngdx {
-
-/// What a pass reads. Shapes are checked by check() before any work starts.
-struct Problem {
-  const double* X = nullptr;  ///< n x d, row-major
-  Index n = 0, d = 0;
-  const double* y = nullptr;              ///< n labels (class indices as doubles for multinomial)
-  const double* sample_weight = nullptr;  ///< n weights >= 0, or null for unit weights
-  Index n_classes = 1;                    ///< K
-  bool fit_intercept = false;
-  Index n_params() const { return (d + (fit_intercept ? 1 : 0)) * n_classes; }
-  Index dp() const { return d + (fit_intercept ? 1 : 0); }
-  /// Cheap invariants the kernels rely on for memory safety (labels in range when
-  /// `labels`: kernels that never read y pass false).
-  void check(Model model, bool labels = true) const;
-  /// sum of the sample weights, or n.
-  double weight_sum() const;
-};
 
 /// What a pass computes, into caller-owned buffers.
 struct PassRequest {
@@ -49,6 +32,16 @@ struct PassResult {
   /// classes are separated by the current linear predictor.
   Index n_misclassified = 0;
 };
+
+/// acc += part for the sums every fused pass keeps per thread (loss, misclassified rows,
+/// gradient and, when diag, the diagonal curvature): one step of the ordered reduction.
+template <class State>
+void add_pass_sums(State& acc, const State& part, bool diag) {
+  acc.loss += part.loss;
+  acc.n_misclassified += part.n_misclassified;
+  acc.grad += part.grad;
+  if (diag) acc.diag += part.diag;
+}
 
 /// Fills request's buffers and returns the loss and the misclassification count.
 PassResult fused_pass(Model model, const Problem& problem, const double* theta,

@@ -1,7 +1,7 @@
 // Batched score accumulation: the empirical Fisher S^T S / n of a caller's score matrix.
 #pragma once
 
-#include "ngdx/common.hpp"
+#include "ngdx/base/common.hpp"
 
 namespace ngdx {
 

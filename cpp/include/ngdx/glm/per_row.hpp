@@ -2,7 +2,7 @@
 // KL divergence between two parameter vectors, Fisher-vector products and Monte Carlo labels.
 #pragma once
 
-#include "ngdx/pass.hpp"
+#include "ngdx/glm/pass.hpp"
 
 namespace ngdx {
 

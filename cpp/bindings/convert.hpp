@@ -1,0 +1,93 @@
+// What every register_*.cpp shares: the array type the bindings accept, shape checks with
+// messages that name the argument, and the name -> enum maps. Python (python/ngdx/)
+// validates values and converts every array to C-contiguous float64 once; here only
+// shapes are checked, so no input can make a kernel read or write out of bounds. Arrays
+// are taken without conversion (noconvert): a wrongly laid-out array is a TypeError,
+// never a silent copy.
+#pragma once
+
+#include <pybind11/numpy.h>
+#include <pybind11/pybind11.h>
+#include <pybind11/stl.h>
+
+#include <optional>
+#include <string>
+
+#include "ngdx/base/common.hpp"
+#include "ngdx/glm/problem.hpp"
+
+namespace ngdx::bindings {
+
+namespace py = pybind11;
+
+using Array = py::array_t<double, py::array::c_style>;
+using OptArray = std::optional<Array>;
+
+/// Each binds one layer's kernels into its submodule of _core (see module.cpp).
+void register_glm(py::module_& m);
+void register_linalg(py::module_& m);
+void register_runtime(py::module_& m);
+
+inline Model parse_model(const std::string& name) {
+  if (name == "logistic") return Model::logistic;
+  if (name == "probit") return Model::probit;
+  if (name == "poisson") return Model::poisson;
+  if (name == "gaussian") return Model::gaussian;
+  if (name == "multinomial") return Model::multinomial;
+  throw std::invalid_argument("unknown model '" + name +
+                              "'; valid: logistic, probit, poisson, gaussian, multinomial");
+}
+
+inline Curvature parse_kind(const std::string& name) {
+  if (name == "none") return Curvature::none;
+  if (name == "true") return Curvature::fisher_true;
+  if (name == "empirical") return Curvature::empirical;
+  if (name == "hessian") return Curvature::hessian;
+  if (name == "mc") return Curvature::mc;
+  throw std::invalid_argument("unknown curvature kind '" + name +
+                              "'; valid: none, true, empirical, hessian, mc");
+}
+
+inline std::string shape_of(const py::array& a) {
+  std::string s = "(";
+  for (py::ssize_t k = 0; k < a.ndim(); ++k) s += (k ? ", " : "") + std::to_string(a.shape(k));
+  return s + (a.ndim() == 1 ? ",)" : ")");
+}
+
+inline void require_shape(const py::array& a, const char* name, Index rows, Index cols = -1) {
+  const bool ok = cols < 0 ? (a.ndim() == 1 && a.shape(0) == rows)
+                           : (a.ndim() == 2 && a.shape(0) == rows && a.shape(1) == cols);
+  require(ok, std::string(name) + " must have shape (" + std::to_string(rows) +
+                  (cols < 0 ? ",)" : ", " + std::to_string(cols) + ")") + ", got " + shape_of(a));
+}
+
+/// p for a square (p, p) matrix argument, or ValueError.
+inline Index square_size(const Array& A, const char* name) {
+  require(A.ndim() == 2 && A.shape(0) == A.shape(1),
+          std::string(name) + " must be a square matrix, got shape " + shape_of(A));
+  return A.shape(0);
+}
+
+/// The frozen problem, with shapes checked against X.
+inline Problem make_problem(const Array& X, const OptArray& y, Index n_classes, bool fit_intercept,
+                            const OptArray& sample_weight) {
+  require(X.ndim() == 2, "X must be 2-D, got shape " + shape_of(X));
+  Problem pb;
+  pb.X = X.data();
+  pb.n = X.shape(0);
+  pb.d = X.shape(1);
+  pb.n_classes = n_classes;
+  pb.fit_intercept = fit_intercept;
+  require(n_classes >= 1, "n_classes must be >= 1");
+  if (y) {
+    require_shape(*y, "y", pb.n);
+    pb.y = y->data();
+  }
+  if (sample_weight) {
+    require_shape(*sample_weight, "sample_weight", pb.n);
+    pb.sample_weight = sample_weight->data();
+  }
+  return pb;
+}
+
+}  // namespace ngdx::bindings
