@@ -1,11 +1,11 @@
-"""scikit-learn estimators over :func:`ngdx.fit`: :class:`NGDClassifier` and
-:class:`NGDRegressor`.
+"""scikit-learn estimators over [`ngdx.fit`][ngdx.fit]:
+[`ngdx.NGDClassifier`][ngdx.NGDClassifier] and [`ngdx.NGDRegressor`][ngdx.NGDRegressor].
 
 They validate the data the scikit-learn way (``validate_data``: feature counts and names,
 dtypes, sparse and non-finite input), encode class labels of any type, hand the problem to
-:func:`ngdx.fit` and keep its :class:`~ngdx.FitResult` as ``result_``. Every prediction
-goes through that result, and ``coef_``, ``intercept_`` and ``n_iter_`` are read off it,
-so there is one source of truth for the fitted model.
+[`ngdx.fit`][ngdx.fit] and keep its [`ngdx.FitResult`][ngdx.FitResult] as ``result_``.
+Every prediction goes through that result, and ``coef_``, ``intercept_`` and ``n_iter_``
+are read off it, so there is one source of truth for the fitted model.
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ _LOG_MEAN = {"logistic": lambda eta: -np.logaddexp(0.0, -eta), "probit": log_ndt
 
 _PARAMETERS = """\
     method : {"gd", "ngd", "diag", "newton", "kfac"}, default="ngd"
-        Optimizer, as in :func:`ngdx.fit` (``"kfac"`` is for the multinomial model:
+        Optimizer, as in [`ngdx.fit`][ngdx.fit] (``"kfac"`` is for the multinomial model:
         NGDClassifier with more than two classes).
     fisher : {"true", "empirical", "mc"}, default="true"
         The Fisher of ``method="ngd"`` and ``"diag"``; ignored by the other methods.
@@ -50,7 +50,7 @@ _PARAMETERS = """\
     tol : float >= 0, default=1e-8
         Converged when max |gradient of the objective| <= tol.
     n_threads : int or None, default=None
-        Threads of the compiled core (default :func:`ngdx.get_num_threads`).
+        Threads of the compiled core (default [`ngdx.get_num_threads`][ngdx.get_num_threads]).
     random_state : int, RandomState instance or None, default=None
         Seeds the Monte Carlo Fisher (``fisher="mc"``); unused otherwise.
     verbose : bool or int, default=False
@@ -59,13 +59,15 @@ _PARAMETERS = """\
 _OBJECTIVE = r"""
     ``fit`` minimizes
 
-    .. math:: f(\theta) = \frac{\sum_i s_i \, \ell_i(\theta)}{\sum_i s_i}
-              + \frac{l_2}{2} \lVert \mathrm{coef} \rVert^2
+    $$
+    f(\theta) = \frac{\sum_i s_i \, \ell_i(\theta)}{\sum_i s_i}
+    + \frac{l_2}{2} \lVert \mathrm{coef} \rVert^2
+    $$
 
-    (:math:`\ell_i` the negative log-likelihood of row i, :math:`s_i` its
+    ($\ell_i$ the negative log-likelihood of row i, $s_i$ its
     ``sample_weight``, 1 by default; the intercept is not penalized). A row of weight 2
     counts as the row twice; multiplying every weight by a constant changes nothing.
-    Every parameter is read by ``fit`` only, which passes it to :func:`ngdx.fit`: see
+    Every parameter is read by ``fit`` only, which passes it to [`ngdx.fit`][ngdx.fit]: see
     there for the details."""
 
 
@@ -100,7 +102,7 @@ class _NGDEstimator(BaseEstimator):
 
 
 class NGDClassifier(ClassifierMixin, _NGDEstimator):
-    __doc__ = r"""Logistic, probit or multinomial regression fitted by :func:`ngdx.fit`.
+    __doc__ = r"""Logistic, probit or multinomial regression fitted by [`ngdx.fit`][ngdx.fit].
 
     Two classes are fitted with ``model`` (``"logistic"`` or ``"probit"``), with
     ``classes_[1]`` the positive class; more than two classes always use
@@ -127,7 +129,7 @@ class NGDClassifier(ClassifierMixin, _NGDEstimator):
     n_iter_ : int
         Accepted steps of the fit.
     result_ : FitResult
-        What :func:`ngdx.fit` returned (``converged``, ``message``, ``history``, ...).
+        What [`ngdx.fit`][ngdx.fit] returned (``converged``, ``message``, ``history``, ...).
     n_features_in_ : int
         Number of features seen by ``fit``.
     feature_names_in_ : ndarray of str, shape (n_features_in_,)
@@ -136,7 +138,7 @@ class NGDClassifier(ClassifierMixin, _NGDEstimator):
     Warns
     -----
     ConvergenceWarning
-        From :func:`ngdx.fit` when the fit stops unconverged, e.g. separable classes with
+        From [`ngdx.fit`][ngdx.fit] when the fit stops unconverged, e.g. separable classes with
         ``l2=0`` (no finite optimum exists).
 
     Examples
@@ -239,7 +241,7 @@ class NGDClassifier(ClassifierMixin, _NGDEstimator):
 
 class NGDRegressor(RegressorMixin, _NGDEstimator):
     __doc__ = r"""Gaussian (least squares) or Poisson (log link) regression fitted by
-    :func:`ngdx.fit`.
+    [`ngdx.fit`][ngdx.fit].
     """ + _OBJECTIVE + r"""
     For ``"gaussian"`` the loss is half the squared error, so the optimum is
     scikit-learn's ``Ridge(alpha=l2 * sum(sample_weight))`` (``LinearRegression`` at
@@ -260,7 +262,7 @@ class NGDRegressor(RegressorMixin, _NGDEstimator):
     n_iter_ : int
         Accepted steps of the fit.
     result_ : FitResult
-        What :func:`ngdx.fit` returned (``converged``, ``message``, ``history``, ...).
+        What [`ngdx.fit`][ngdx.fit] returned (``converged``, ``message``, ``history``, ...).
     n_features_in_ : int
         Number of features seen by ``fit``.
     feature_names_in_ : ndarray of str, shape (n_features_in_,)
@@ -269,7 +271,7 @@ class NGDRegressor(RegressorMixin, _NGDEstimator):
     Warns
     -----
     ConvergenceWarning
-        From :func:`ngdx.fit` when the fit stops unconverged (``max_iter`` reached, ...).
+        From [`ngdx.fit`][ngdx.fit] when the fit stops unconverged (``max_iter`` reached, ...).
 
     Examples
     --------

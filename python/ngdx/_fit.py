@@ -31,13 +31,15 @@ def fit(X, y, model="logistic", method="ngd", *, fisher="true", damping="adaptiv
 
     Minimizes the objective
 
-    .. math:: f(\theta) = \frac{\sum_i s_i \, \ell_i(\theta)}{\sum_i s_i}
-              + \frac{l_2}{2} \lVert \mathrm{coef} \rVert^2
+    $$
+    f(\theta) = \frac{\sum_i s_i \, \ell_i(\theta)}{\sum_i s_i}
+    + \frac{l_2}{2} \lVert \mathrm{coef} \rVert^2
+    $$
 
-    (:math:`\ell_i` the negative log-likelihood of row i, :math:`s_i` the sample weights,
+    ($\ell_i$ the negative log-likelihood of row i, $s_i$ the sample weights,
     1 by default; the intercept is not penalized) by iterating
-    :math:`\theta \leftarrow \theta - \alpha\,(M + \lambda I)^{-1} \nabla f(\theta)`
-    with the curvature M of ``method`` plus the penalty's :math:`l_2 I` on coef. A row of
+    $\theta \leftarrow \theta - \alpha\,(M + \lambda I)^{-1} \nabla f(\theta)$
+    with the curvature M of ``method`` plus the penalty's $l_2 I$ on coef. A row of
     weight 2 counts as the row twice; scikit-learn's ``LogisticRegression(C=C)`` has the
     same optimum at ``l2 = 1 / (C * sum(sample_weight))``.
 
@@ -123,12 +125,12 @@ def fit(X, y, model="logistic", method="ngd", *, fisher="true", damping="adaptiv
         trust region needs the Fisher at each point) and a new curvature costs more than a
         pass of f and gradient by the solver's cost model (large p, or many classes).
     n_threads : int, optional
-        Threads of the compiled core (default :func:`ngdx.get_num_threads`).
+        Threads of the compiled core (default [`ngdx.get_num_threads`][ngdx.get_num_threads]).
     verbose : bool or int
         Print one line per iteration.
     callback : callable, optional
-        ``callback(result)`` after each iteration with the current :class:`FitResult`;
-        returning True stops the fit.
+        ``callback(result)`` after each iteration with the current
+        [`ngdx.FitResult`][ngdx.FitResult]; returning True stops the fit.
     n_samples : int, optional
         Deprecated alias of ``n_mc_samples`` (``n_samples`` means rows elsewhere in NumPy
         and scikit-learn).

@@ -64,7 +64,7 @@ class History(dict):
 
 @dataclass
 class FitResult:
-    """What :func:`ngdx.fit` returns.
+    """What [`ngdx.fit`][ngdx.fit] returns.
 
     Attributes
     ----------

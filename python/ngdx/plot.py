@@ -25,7 +25,7 @@ def convergence(results, labels=None, x="iteration", ax=None, *, suboptimality=T
     Parameters
     ----------
     results : FitResult or sequence of FitResult
-        Results of :func:`ngdx.fit` (their ``history``).
+        Results of [`ngdx.fit`][ngdx.fit] (their ``history``).
     labels : sequence of str, optional
         One legend label per result (default: ``"fit 0"``, ``"fit 1"``, ...).
     x : {"iteration", "time"}
