@@ -26,50 +26,6 @@ REGRESSION_MODELS = ("gaussian", "poisson")
 #: log P(y = 1 | eta) of the two-class models; log P(y = 0 | eta) is the same at -eta.
 _LOG_MEAN = {"logistic": lambda eta: -np.logaddexp(0.0, -eta), "probit": log_ndtr}
 
-_PARAMETERS = """\
-    method : {"gd", "ngd", "diag", "newton", "kfac"}, default="ngd"
-        Optimizer, as in [`ngdx.fit`][ngdx.fit] (``"kfac"`` is for the multinomial model:
-        NGDClassifier with more than two classes).
-    fisher : {"true", "empirical", "mc"}, default="true"
-        The Fisher of ``method="ngd"`` and ``"diag"``; ignored by the other methods.
-    step : {"fixed", "kl", "armijo"}, default="fixed"
-        Step rule of every method: fixed ``lr``, a KL trust region of radius
-        ``max_kl``, or backtracking.
-    damping : float >= 0 or "adaptive", default="adaptive"
-        lambda in (M + lambda I) x = g; ignored by ``method="gd"``.
-    lr : float > 0 or None, default=None
-        Step size; None means 1.0, or 1 / L for ``method="gd"``.
-    max_kl : float > 0, default=0.01
-        Trust-region radius of ``step="kl"``.
-    l2 : float >= 0, default=0.0
-        Ridge penalty on ``coef_`` (not the intercept), relative to the *mean* loss.
-    fit_intercept : bool, default=True
-        Fit an intercept.
-    max_iter : int >= 1, default=100
-        Maximum number of accepted steps.
-    tol : float >= 0, default=1e-8
-        Converged when max |gradient of the objective| <= tol.
-    n_threads : int or None, default=None
-        Threads of the compiled core (default [`ngdx.get_num_threads`][ngdx.get_num_threads]).
-    random_state : int, RandomState instance or None, default=None
-        Seeds the Monte Carlo Fisher (``fisher="mc"``); unused otherwise.
-    verbose : bool or int, default=False
-        Print one line per iteration."""
-
-_OBJECTIVE = r"""
-    ``fit`` minimizes
-
-    $$
-    f(\theta) = \frac{\sum_i s_i \, \ell_i(\theta)}{\sum_i s_i}
-    + \frac{l_2}{2} \lVert \mathrm{coef} \rVert^2
-    $$
-
-    ($\ell_i$ the negative log-likelihood of row i, $s_i$ its
-    ``sample_weight``, 1 by default; the intercept is not penalized). A row of weight 2
-    counts as the row twice; multiplying every weight by a constant changes nothing.
-    Every parameter is read by ``fit`` only, which passes it to [`ngdx.fit`][ngdx.fit]: see
-    there for the details."""
-
 
 class _NGDEstimator(BaseEstimator):
     """What both estimators share: the call to ngdx.fit and the fitted attributes."""
@@ -102,12 +58,24 @@ class _NGDEstimator(BaseEstimator):
 
 
 class NGDClassifier(ClassifierMixin, _NGDEstimator):
-    __doc__ = r"""Logistic, probit or multinomial regression fitted by [`ngdx.fit`][ngdx.fit].
+    r"""Logistic, probit or multinomial regression fitted by [`ngdx.fit`][ngdx.fit].
 
     Two classes are fitted with ``model`` (``"logistic"`` or ``"probit"``), with
     ``classes_[1]`` the positive class; more than two classes always use
     ``"multinomial"`` (softmax), whatever ``model`` says.
-    """ + _OBJECTIVE + r"""
+    
+    ``fit`` minimizes
+
+    $$
+    f(\theta) = \frac{\sum_i s_i \, \ell_i(\theta)}{\sum_i s_i}
+    + \frac{l_2}{2} \lVert \mathrm{coef} \rVert^2
+    $$
+
+    ($\ell_i$ the negative log-likelihood of row i, $s_i$ its
+    ``sample_weight``, 1 by default; the intercept is not penalized). A row of weight 2
+    counts as the row twice; multiplying every weight by a constant changes nothing.
+    Every parameter is read by ``fit`` only, which passes it to [`ngdx.fit`][ngdx.fit]: see
+    there for the details.
     scikit-learn's ``LogisticRegression(C=C)`` has the same optimum at
     ``l2 = 1 / (C * sum(sample_weight))``.
 
@@ -115,7 +83,34 @@ class NGDClassifier(ClassifierMixin, _NGDEstimator):
     ----------
     model : {"logistic", "probit"}, default="logistic"
         Link of a two-class fit; ignored with more than two classes.
-""" + _PARAMETERS + r"""
+    method : {"gd", "ngd", "diag", "newton", "kfac"}, default="ngd"
+        Optimizer, as in [`ngdx.fit`][ngdx.fit] (``"kfac"`` is for the multinomial model:
+        NGDClassifier with more than two classes).
+    fisher : {"true", "empirical", "mc"}, default="true"
+        The Fisher of ``method="ngd"`` and ``"diag"``; ignored by the other methods.
+    step : {"fixed", "kl", "armijo"}, default="fixed"
+        Step rule of every method: fixed ``lr``, a KL trust region of radius
+        ``max_kl``, or backtracking.
+    damping : float >= 0 or "adaptive", default="adaptive"
+        lambda in (M + lambda I) x = g; ignored by ``method="gd"``.
+    lr : float > 0 or None, default=None
+        Step size; None means 1.0, or 1 / L for ``method="gd"``.
+    max_kl : float > 0, default=0.01
+        Trust-region radius of ``step="kl"``.
+    l2 : float >= 0, default=0.0
+        Ridge penalty on ``coef_`` (not the intercept), relative to the *mean* loss.
+    fit_intercept : bool, default=True
+        Fit an intercept.
+    max_iter : int >= 1, default=100
+        Maximum number of accepted steps.
+    tol : float >= 0, default=1e-8
+        Converged when max |gradient of the objective| <= tol.
+    n_threads : int or None, default=None
+        Threads of the compiled core (default [`ngdx.get_num_threads`][ngdx.get_num_threads]).
+    random_state : int, RandomState instance or None, default=None
+        Seeds the Monte Carlo Fisher (``fisher="mc"``); unused otherwise.
+    verbose : bool or int, default=False
+        Print one line per iteration.
 
     Attributes
     ----------
@@ -240,9 +235,21 @@ class NGDClassifier(ClassifierMixin, _NGDEstimator):
 
 
 class NGDRegressor(RegressorMixin, _NGDEstimator):
-    __doc__ = r"""Gaussian (least squares) or Poisson (log link) regression fitted by
+    r"""Gaussian (least squares) or Poisson (log link) regression fitted by
     [`ngdx.fit`][ngdx.fit].
-    """ + _OBJECTIVE + r"""
+    
+    ``fit`` minimizes
+
+    $$
+    f(\theta) = \frac{\sum_i s_i \, \ell_i(\theta)}{\sum_i s_i}
+    + \frac{l_2}{2} \lVert \mathrm{coef} \rVert^2
+    $$
+
+    ($\ell_i$ the negative log-likelihood of row i, $s_i$ its
+    ``sample_weight``, 1 by default; the intercept is not penalized). A row of weight 2
+    counts as the row twice; multiplying every weight by a constant changes nothing.
+    Every parameter is read by ``fit`` only, which passes it to [`ngdx.fit`][ngdx.fit]: see
+    there for the details.
     For ``"gaussian"`` the loss is half the squared error, so the optimum is
     scikit-learn's ``Ridge(alpha=l2 * sum(sample_weight))`` (``LinearRegression`` at
     ``l2=0``); for ``"poisson"`` it is ``PoissonRegressor(alpha=l2)``.
@@ -251,7 +258,34 @@ class NGDRegressor(RegressorMixin, _NGDEstimator):
     ----------
     model : {"gaussian", "poisson"}, default="gaussian"
         The response distribution; ``"poisson"`` needs y >= 0.
-""" + _PARAMETERS + r"""
+    method : {"gd", "ngd", "diag", "newton", "kfac"}, default="ngd"
+        Optimizer, as in [`ngdx.fit`][ngdx.fit] (``"kfac"`` is for the multinomial model:
+        NGDClassifier with more than two classes).
+    fisher : {"true", "empirical", "mc"}, default="true"
+        The Fisher of ``method="ngd"`` and ``"diag"``; ignored by the other methods.
+    step : {"fixed", "kl", "armijo"}, default="fixed"
+        Step rule of every method: fixed ``lr``, a KL trust region of radius
+        ``max_kl``, or backtracking.
+    damping : float >= 0 or "adaptive", default="adaptive"
+        lambda in (M + lambda I) x = g; ignored by ``method="gd"``.
+    lr : float > 0 or None, default=None
+        Step size; None means 1.0, or 1 / L for ``method="gd"``.
+    max_kl : float > 0, default=0.01
+        Trust-region radius of ``step="kl"``.
+    l2 : float >= 0, default=0.0
+        Ridge penalty on ``coef_`` (not the intercept), relative to the *mean* loss.
+    fit_intercept : bool, default=True
+        Fit an intercept.
+    max_iter : int >= 1, default=100
+        Maximum number of accepted steps.
+    tol : float >= 0, default=1e-8
+        Converged when max |gradient of the objective| <= tol.
+    n_threads : int or None, default=None
+        Threads of the compiled core (default [`ngdx.get_num_threads`][ngdx.get_num_threads]).
+    random_state : int, RandomState instance or None, default=None
+        Seeds the Monte Carlo Fisher (``fisher="mc"``); unused otherwise.
+    verbose : bool or int, default=False
+        Print one line per iteration.
 
     Attributes
     ----------
