@@ -11,15 +11,18 @@ are read off it, so there is one source of truth for the fitted model.
 from __future__ import annotations
 
 import dataclasses
+from typing import Literal
 
 import numpy as np
+from numpy.typing import ArrayLike
 from scipy.special import log_ndtr  # scipy is a dependency of scikit-learn
 from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
-from sklearn.utils import check_random_state
+from sklearn.utils import Tags, check_random_state
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ._fit import fit
+from ._typing import FisherKind, Method, StepRule
 
 BINARY_MODELS = ("logistic", "probit")
 REGRESSION_MODELS = ("gaussian", "poisson")
@@ -30,7 +33,8 @@ _LOG_MEAN = {"logistic": lambda eta: -np.logaddexp(0.0, -eta), "probit": log_ndt
 class _NGDEstimator(BaseEstimator):
     """What both estimators share: the call to ngdx.fit and the fitted attributes."""
 
-    def _fit(self, X, y, model, sample_weight):
+    def _fit(self, X: np.ndarray, y: np.ndarray, model: str,
+             sample_weight: ArrayLike | None) -> _NGDEstimator:
         """Run ngdx.fit on validated X and encoded y; sets ``result_``."""
         if sample_weight is not None and not np.asarray(sample_weight).any():
             # Caught here for scikit-learn's wording (its checks look for 'weight.*zero');
@@ -46,13 +50,13 @@ class _NGDEstimator(BaseEstimator):
                            n_threads=self.n_threads, verbose=self.verbose)
         return self
 
-    def _validated(self, X):
+    def _validated(self, X: ArrayLike) -> np.ndarray:
         """X for prediction, checked against what fit saw."""
         check_is_fitted(self)
         return validate_data(self, X, dtype=np.float64, reset=False)
 
     @property
-    def n_iter_(self):
+    def n_iter_(self) -> int:
         """Accepted steps of the fit (``result_.n_iter``)."""
         return self.result_.n_iter
 
@@ -152,9 +156,13 @@ class NGDClassifier(ClassifierMixin, _NGDEstimator):
     0.99
     """
 
-    def __init__(self, model="logistic", method="ngd", *, fisher="true", step="fixed",
-                 damping="adaptive", lr=None, max_kl=0.01, l2=0.0, fit_intercept=True,
-                 max_iter=100, tol=1e-8, n_threads=None, random_state=None, verbose=False):
+    def __init__(self, model: Literal["logistic", "probit"] = "logistic", method: Method = "ngd", *,
+                 fisher: FisherKind = "true", step: StepRule = "fixed",
+                 damping: float | Literal["adaptive"] = "adaptive", lr: float | None = None,
+                 max_kl: float = 0.01, l2: float = 0.0, fit_intercept: bool = True,
+                 max_iter: int = 100, tol: float = 1e-8, n_threads: int | None = None,
+                 random_state: int | np.random.RandomState | None = None,
+                 verbose: bool | int = False) -> None:
         self.model = model
         self.method = method
         self.fisher = fisher
@@ -170,7 +178,8 @@ class NGDClassifier(ClassifierMixin, _NGDEstimator):
         self.random_state = random_state
         self.verbose = verbose
 
-    def fit(self, X, y, sample_weight=None):
+    def fit(self, X: ArrayLike, y: ArrayLike, sample_weight: ArrayLike | None = None
+            ) -> NGDClassifier:
         """Fit the model to X (n, d) and labels y (n,) of any type, with optional
         non-negative ``sample_weight`` (n,). Returns self."""
         if self.model not in BINARY_MODELS:
@@ -186,28 +195,28 @@ class NGDClassifier(ClassifierMixin, _NGDEstimator):
         return self._fit(X, y_code.astype(np.float64), model, sample_weight)
 
     @property
-    def coef_(self):
+    def coef_(self) -> np.ndarray:
         """Coefficients, (1, d) or (K, d)."""
         c = self.result_.coef
         return c[np.newaxis, :] if c.ndim == 1 else c.T
 
     @property
-    def intercept_(self):
+    def intercept_(self) -> np.ndarray:
         """Intercepts, (1,) or (K,)."""
         return np.reshape(self.result_.intercept, -1)
 
-    def decision_function(self, X):
+    def decision_function(self, X: ArrayLike) -> np.ndarray:
         """The linear predictor eta = X @ coef_.T + intercept_: shape (n,) for two classes
         (positive favours ``classes_[1]``), (n, K) otherwise."""
         X = self._validated(X)
         return self.result_.decision_function(X)
 
-    def predict(self, X):
+    def predict(self, X: ArrayLike) -> np.ndarray:
         """The most probable class of each row, shape (n,)."""
         eta = self.decision_function(X)
         return self.classes_[eta.argmax(axis=1) if eta.ndim == 2 else (eta > 0).astype(int)]
 
-    def predict_proba(self, X):
+    def predict_proba(self, X: ArrayLike) -> np.ndarray:
         """Class probabilities, shape (n, K), columns in the order of ``classes_``.
 
         For two classes each column is the model's mean at +eta or -eta (both links are
@@ -221,7 +230,7 @@ class NGDClassifier(ClassifierMixin, _NGDEstimator):
         negated = dataclasses.replace(res, coef=-res.coef, intercept=-res.intercept)
         return np.column_stack([negated.predict(X), res.predict(X)])
 
-    def predict_log_proba(self, X):
+    def predict_log_proba(self, X: ArrayLike) -> np.ndarray:
         """Log class probabilities, shape (n, K), computed from eta directly: accurate
         where a probability is near 1 (log p ~ -(1 - p)) and finite where it underflows."""
         eta = self.decision_function(X)
@@ -321,9 +330,13 @@ class NGDRegressor(RegressorMixin, _NGDEstimator):
     True
     """
 
-    def __init__(self, model="gaussian", method="ngd", *, fisher="true", step="fixed",
-                 damping="adaptive", lr=None, max_kl=0.01, l2=0.0, fit_intercept=True,
-                 max_iter=100, tol=1e-8, n_threads=None, random_state=None, verbose=False):
+    def __init__(self, model: Literal["gaussian", "poisson"] = "gaussian",
+                 method: Method = "ngd", *, fisher: FisherKind = "true", step: StepRule = "fixed",
+                 damping: float | Literal["adaptive"] = "adaptive", lr: float | None = None,
+                 max_kl: float = 0.01, l2: float = 0.0, fit_intercept: bool = True,
+                 max_iter: int = 100, tol: float = 1e-8, n_threads: int | None = None,
+                 random_state: int | np.random.RandomState | None = None,
+                 verbose: bool | int = False) -> None:
         self.model = model
         self.method = method
         self.fisher = fisher
@@ -339,7 +352,8 @@ class NGDRegressor(RegressorMixin, _NGDEstimator):
         self.random_state = random_state
         self.verbose = verbose
 
-    def fit(self, X, y, sample_weight=None):
+    def fit(self, X: ArrayLike, y: ArrayLike, sample_weight: ArrayLike | None = None
+            ) -> NGDRegressor:
         """Fit the model to X (n, d) and targets y (n,), with optional non-negative
         ``sample_weight`` (n,). Returns self."""
         if self.model not in REGRESSION_MODELS:
@@ -349,22 +363,22 @@ class NGDRegressor(RegressorMixin, _NGDEstimator):
         return self._fit(X, y, self.model, sample_weight)
 
     @property
-    def coef_(self):
+    def coef_(self) -> np.ndarray:
         """Coefficients, (d,)."""
         return self.result_.coef
 
     @property
-    def intercept_(self):
+    def intercept_(self) -> float:
         """Intercept, a float."""
         return float(self.result_.intercept)
 
-    def predict(self, X):
+    def predict(self, X: ArrayLike) -> np.ndarray:
         """The model's mean at X, shape (n,): X @ coef_ + intercept_, or its exponential
         for ``"poisson"``."""
         X = self._validated(X)
         return self.result_.predict(X)
 
-    def __sklearn_tags__(self):
+    def __sklearn_tags__(self) -> Tags:
         tags = super().__sklearn_tags__()
         # As scikit-learn's PoissonRegressor: its generic checks then draw y >= 0.
         tags.target_tags.positive_only = self.model == "poisson"

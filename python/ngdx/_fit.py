@@ -3,7 +3,10 @@ and run the solver loop (``ngdx._solver``)."""
 
 from __future__ import annotations
 
+from typing import Callable, Literal
+
 import numpy as np
+from numpy.typing import ArrayLike
 
 from ._curvature import REPRESENTATIONS
 from ._data import ArrayRows
@@ -13,6 +16,7 @@ from ._solver import (STEP_RULES, CurvatureSchedule, FixedDamping, LevenbergMarq
                       refresh_cost)
 from ._solver.choose import LINEAR_SOLVERS, METHODS, representation, use_reuse
 from ._threads import resolve
+from ._typing import FisherKind, LinearSolver, Method, Model, StepRule
 from ._validation import (as_design, as_float_array, as_initial_theta, as_labels,
                           check_choice, check_nonnegative, check_positive, check_positive_int,
                           check_sample_weight, mc_samples_alias, resolve_seed)
@@ -21,11 +25,16 @@ FISHERS = ("true", "empirical", "mc")
 STEPS = tuple(STEP_RULES)
 
 
-def fit(X, y, model="logistic", method="ngd", *, fisher="true", damping="adaptive", lr=None,
-        step="fixed", max_kl=0.01, l2=0.0, fit_intercept=True, sample_weight=None,
-        max_iter=100, tol=1e-8, coef_init=None, intercept_init=None, n_mc_samples=1,
-        seed=None, linear_solver="auto", reuse_curvature="auto", n_threads=None,
-        verbose=False, callback=None, n_samples=None) -> FitResult:
+def fit(X: ArrayLike, y: ArrayLike, model: Model = "logistic", method: Method = "ngd", *,
+        fisher: FisherKind = "true", damping: float | Literal["adaptive"] = "adaptive",
+        lr: float | None = None, step: StepRule = "fixed", max_kl: float = 0.01,
+        l2: float = 0.0, fit_intercept: bool = True, sample_weight: ArrayLike | None = None,
+        max_iter: int = 100, tol: float = 1e-8, coef_init: ArrayLike | None = None,
+        intercept_init: float | ArrayLike | None = None, n_mc_samples: int = 1,
+        seed: int | None = None, linear_solver: LinearSolver = "auto",
+        reuse_curvature: bool | Literal["auto"] = "auto", n_threads: int | None = None,
+        verbose: bool | int = False, callback: Callable[[FitResult], bool | None] | None = None,
+        n_samples: int | None = None) -> FitResult:
     r"""Fit a GLM by natural gradient descent (or gradient descent, Newton, diagonal or
     Kronecker-factored natural gradient).
 

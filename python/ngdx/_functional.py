@@ -12,10 +12,12 @@ Conventions shared by every function here (see the glossary in ``ngdx``):
 from __future__ import annotations
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from . import _core
 from ._models import FISHER_KINDS, get_family
 from ._threads import resolve
+from ._typing import CurvatureKind, FisherKind, Model
 from ._validation import (as_design, as_problem, as_theta, check_choice, check_model,
                           check_positive_int, mc_samples_alias, resolve_seed)
 
@@ -44,7 +46,8 @@ def fused(X, y, theta, model="logistic", kind="none", *, diagonal=False, n_mc_sa
     return loss, grad, curvature
 
 
-def loss(X, y, theta, model="logistic", *, n_threads=None):
+def loss(X: ArrayLike, y: ArrayLike, theta: ArrayLike, model: Model = "logistic", *,
+         n_threads: int | None = None) -> float:
     r"""Mean negative log-likelihood of a GLM.
 
     $$
@@ -88,7 +91,8 @@ def loss(X, y, theta, model="logistic", *, n_threads=None):
     return fused(X, y, theta.ravel(), model, n_threads=n_threads)[0]
 
 
-def grad(X, y, theta, model="logistic", *, n_threads=None):
+def grad(X: ArrayLike, y: ArrayLike, theta: ArrayLike, model: Model = "logistic", *,
+         n_threads: int | None = None) -> np.ndarray:
     r"""Gradient of the mean negative log-likelihood, $\nabla_\theta L(\theta)$.
 
     Equal to ``-scores(X, y, theta, model).mean(axis=0)``, reshaped like theta.
@@ -109,8 +113,11 @@ def grad(X, y, theta, model="logistic", *, n_threads=None):
     return fused(X, y, theta.ravel(), model, n_threads=n_threads)[1].reshape(theta.shape)
 
 
-def value_grad_curvature(X, y, theta, model="logistic", kind="true", *, diagonal=False,
-                         n_mc_samples=1, seed=None, n_threads=None):
+def value_grad_curvature(X: ArrayLike, y: ArrayLike, theta: ArrayLike, model: Model = "logistic",
+                         kind: CurvatureKind | None = "true", *, diagonal: bool = False,
+                         n_mc_samples: int = 1, seed: int | None = None,
+                         n_threads: int | None = None
+                         ) -> tuple[float, np.ndarray, np.ndarray | None]:
     r"""Loss, gradient and curvature at theta in one pass over X: the fused kernel.
 
     Returns what [`ngdx.loss`][ngdx.loss], [`ngdx.grad`][ngdx.grad] and
@@ -167,7 +174,8 @@ def value_grad_curvature(X, y, theta, model="logistic", kind="true", *, diagonal
     return value, g.reshape(theta.shape), curvature
 
 
-def scores(X, y, theta, model="logistic", *, n_threads=None):
+def scores(X: ArrayLike, y: ArrayLike, theta: ArrayLike, model: Model = "logistic", *,
+           n_threads: int | None = None) -> np.ndarray:
     r"""Per-sample scores $s_i = \nabla_\theta \log p(y_i \mid x_i, \theta)$.
 
     For a row with linear predictor $\eta_i$ the score is
@@ -192,8 +200,10 @@ def scores(X, y, theta, model="logistic", *, n_threads=None):
     return out
 
 
-def fisher(X, y, theta, model="logistic", kind="true", *, diagonal=False, n_mc_samples=1,
-           seed=None, n_threads=None, n_samples=None):
+def fisher(X: ArrayLike, y: ArrayLike | None, theta: ArrayLike, model: Model = "logistic",
+           kind: FisherKind = "true", *, diagonal: bool = False, n_mc_samples: int = 1,
+           seed: int | None = None, n_threads: int | None = None,
+           n_samples: int | None = None) -> np.ndarray:
     r"""Fisher information of the mean log-likelihood, in one of three flavours.
 
     * ``"true"``: the expected Fisher
@@ -244,7 +254,8 @@ def fisher(X, y, theta, model="logistic", kind="true", *, diagonal=False, n_mc_s
                  seed=seed, n_threads=n_threads)[2]
 
 
-def hessian(X, y, theta, model="logistic", *, n_threads=None):
+def hessian(X: ArrayLike, y: ArrayLike, theta: ArrayLike, model: Model = "logistic", *,
+            n_threads: int | None = None) -> np.ndarray:
     r"""Hessian of the mean negative log-likelihood, $\nabla^2_\theta L(\theta)$.
 
     Equals the true Fisher for the canonical links (logistic, poisson, gaussian,
@@ -266,7 +277,8 @@ def hessian(X, y, theta, model="logistic", *, n_threads=None):
     return fused(X, y, theta.ravel(), model, "hessian", n_threads=n_threads)[2]
 
 
-def kl(X, theta_p, theta_q, model="logistic", *, n_threads=None):
+def kl(X: ArrayLike, theta_p: ArrayLike, theta_q: ArrayLike, model: Model = "logistic", *,
+       n_threads: int | None = None) -> float:
     r"""Mean KL divergence between the predictive distributions of two parameter vectors.
 
     $$

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from . import _core
 from ._threads import resolve
 from ._validation import as_float_array, check_nonnegative
 
 
-def fisher_from_scores(S, *, diagonal=False, n_threads=None):
+def fisher_from_scores(S: ArrayLike, *, diagonal: bool = False,
+                       n_threads: int | None = None) -> np.ndarray:
     r"""Empirical Fisher $S^\top S / n$ of a score matrix, for models ngdx does not know.
 
     Row i of S is the score $\nabla_\theta \log p(y_i \mid x_i, \theta)$ of one
@@ -45,7 +47,7 @@ def fisher_from_scores(S, *, diagonal=False, n_threads=None):
     return out
 
 
-def natural_gradient(F, g, damping=0.0):
+def natural_gradient(F: ArrayLike, g: ArrayLike, damping: float = 0.0) -> np.ndarray:
     r"""Solve $(F + \lambda I)\,x = g$ by Cholesky: the damped natural gradient.
 
     Parameters

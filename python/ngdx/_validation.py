@@ -85,7 +85,8 @@ def as_labels(y, model: str, n: int, n_classes: int) -> np.ndarray:
     return y
 
 
-def as_problem(X, y, theta, model, *, y_required: bool = True):
+def as_problem(X, y, theta, model, *, y_required: bool = True
+               ) -> tuple[str, np.ndarray, np.ndarray | None, np.ndarray, int]:
     """Check a whole (X, y, theta, model) call: (model, X, y or None, theta, n_classes)."""
     model = check_model(model)
     X = as_design(X)
