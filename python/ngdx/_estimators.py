@@ -22,7 +22,7 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ._fit import fit
-from ._typing import FisherKind, Method, StepRule
+from ._typing import FisherKind, Method, Model, StepRule
 
 BINARY_MODELS = ("logistic", "probit")
 REGRESSION_MODELS = ("gaussian", "poisson")
@@ -33,7 +33,7 @@ _LOG_MEAN = {"logistic": lambda eta: -np.logaddexp(0.0, -eta), "probit": log_ndt
 class _NGDEstimator(BaseEstimator):
     """What both estimators share: the call to ngdx.fit and the fitted attributes."""
 
-    def _fit(self, X: np.ndarray, y: np.ndarray, model: str,
+    def _fit(self, X: ArrayLike, y: ArrayLike, model: Model,
              sample_weight: ArrayLike | None) -> _NGDEstimator:
         """Run ngdx.fit on validated X and encoded y; sets ``result_``."""
         if sample_weight is not None and not np.asarray(sample_weight).any():

@@ -25,14 +25,15 @@ def _pyplot():
     return plt
 
 
-def convergence(results: FitResult | Sequence[FitResult], labels: Sequence[str] | None = None,
+def convergence(results: FitResult | list[FitResult] | tuple[FitResult, ...],
+                labels: Sequence[str] | None = None,
                 x: Literal["iteration", "time"] = "iteration", ax: Axes | None = None, *,
                 suboptimality: bool = True, log_x: bool = True) -> Axes:
     """Plot the objective of one or more fits against iteration or time.
 
     Parameters
     ----------
-    results : FitResult or sequence of FitResult
+    results : FitResult, or a list or tuple of FitResult
         Results of [`ngdx.fit`][ngdx.fit] (their ``history``).
     labels : sequence of str, optional
         One legend label per result (default: ``"fit 0"``, ``"fit 1"``, ...).
