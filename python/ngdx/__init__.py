@@ -34,6 +34,8 @@ curvature kind
     threads of one compiled call; :func:`set_num_threads` sets the default.
 """
 
+from typing import TYPE_CHECKING, Any
+
 from ._fit import fit
 from ._functional import fisher, grad, hessian, kl, loss, scores, value_grad_curvature
 from ._linalg import fisher_from_scores, natural_gradient
@@ -41,6 +43,10 @@ from ._models import MODELS
 from ._result import FitResult
 from ._threads import get_num_threads, set_num_threads
 from . import plot
+
+if TYPE_CHECKING:  # resolved on first use by __getattr__ below; named here for type checkers
+    from ._estimators import NGDClassifier, NGDRegressor
+    from ._result import _NgdxConvergenceWarning as ConvergenceWarning
 
 __version__ = "0.1.0"
 
@@ -65,7 +71,7 @@ __all__ = [
 ]
 
 
-def __getattr__(name):
+def __getattr__(name: str) -> Any:
     # Names that may need scikit-learn, resolved on first use so that `import ngdx` is fast
     # and works without it: the warning class (scikit-learn's when installed) ...
     if name == "ConvergenceWarning":

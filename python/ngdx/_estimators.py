@@ -1,34 +1,94 @@
-"""scikit-learn estimators over :func:`ngdx.fit`: :class:`NGDClassifier` and
-:class:`NGDRegressor`.
+"""scikit-learn estimators over [`ngdx.fit`][ngdx.fit]:
+[`ngdx.NGDClassifier`][ngdx.NGDClassifier] and [`ngdx.NGDRegressor`][ngdx.NGDRegressor].
 
 They validate the data the scikit-learn way (``validate_data``: feature counts and names,
 dtypes, sparse and non-finite input), encode class labels of any type, hand the problem to
-:func:`ngdx.fit` and keep its :class:`~ngdx.FitResult` as ``result_``. Every prediction
-goes through that result, and ``coef_``, ``intercept_`` and ``n_iter_`` are read off it,
-so there is one source of truth for the fitted model.
+[`ngdx.fit`][ngdx.fit] and keep its [`ngdx.FitResult`][ngdx.FitResult] as ``result_``.
+Every prediction goes through that result, and ``coef_``, ``intercept_`` and ``n_iter_``
+are read off it, so there is one source of truth for the fitted model.
 """
 
 from __future__ import annotations
 
 import dataclasses
+from typing import Literal
 
 import numpy as np
+from numpy.typing import ArrayLike
 from scipy.special import log_ndtr  # scipy is a dependency of scikit-learn
 from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
-from sklearn.utils import check_random_state
+from sklearn.utils import Tags, check_random_state
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ._fit import fit
+from ._typing import FisherKind, Method, Model, StepRule
 
 BINARY_MODELS = ("logistic", "probit")
 REGRESSION_MODELS = ("gaussian", "poisson")
 #: log P(y = 1 | eta) of the two-class models; log P(y = 0 | eta) is the same at -eta.
 _LOG_MEAN = {"logistic": lambda eta: -np.logaddexp(0.0, -eta), "probit": log_ndtr}
 
-_PARAMETERS = """\
+
+class _NGDEstimator(BaseEstimator):
+    """What both estimators share: the call to ngdx.fit and the fitted attributes."""
+
+    def _fit(self, X: ArrayLike, y: ArrayLike, model: Model,
+             sample_weight: ArrayLike | None) -> _NGDEstimator:
+        """Run ngdx.fit on validated X and encoded y; sets ``result_``."""
+        if sample_weight is not None and not np.asarray(sample_weight).any():
+            # Caught here for scikit-learn's wording (its checks look for 'weight.*zero');
+            # ngdx.fit would say "sample_weight must have a positive sum".
+            raise ValueError("sample_weight is zero for every row: there is nothing to fit")
+        seed = None
+        if self.fisher == "mc":
+            seed = int(check_random_state(self.random_state).randint(np.iinfo(np.int32).max))
+        self.result_ = fit(X, y, model, self.method, fisher=self.fisher, damping=self.damping,
+                           lr=self.lr, step=self.step, max_kl=self.max_kl, l2=self.l2,
+                           fit_intercept=self.fit_intercept, sample_weight=sample_weight,
+                           max_iter=self.max_iter, tol=self.tol, seed=seed,
+                           n_threads=self.n_threads, verbose=self.verbose)
+        return self
+
+    def _validated(self, X: ArrayLike) -> np.ndarray:
+        """X for prediction, checked against what fit saw."""
+        check_is_fitted(self)
+        return validate_data(self, X, dtype=np.float64, reset=False)
+
+    @property
+    def n_iter_(self) -> int:
+        """Accepted steps of the fit (``result_.n_iter``)."""
+        return self.result_.n_iter
+
+
+class NGDClassifier(ClassifierMixin, _NGDEstimator):
+    r"""Logistic, probit or multinomial regression fitted by [`ngdx.fit`][ngdx.fit].
+
+    Two classes are fitted with ``model`` (``"logistic"`` or ``"probit"``), with
+    ``classes_[1]`` the positive class; more than two classes always use
+    ``"multinomial"`` (softmax), whatever ``model`` says.
+    
+    ``fit`` minimizes
+
+    $$
+    f(\theta) = \frac{\sum_i s_i \, \ell_i(\theta)}{\sum_i s_i}
+    + \frac{l_2}{2} \lVert \mathrm{coef} \rVert^2
+    $$
+
+    ($\ell_i$ the negative log-likelihood of row i, $s_i$ its
+    ``sample_weight``, 1 by default; the intercept is not penalized). A row of weight 2
+    counts as the row twice; multiplying every weight by a constant changes nothing.
+    Every parameter is read by ``fit`` only, which passes it to [`ngdx.fit`][ngdx.fit]: see
+    there for the details.
+    scikit-learn's ``LogisticRegression(C=C)`` has the same optimum at
+    ``l2 = 1 / (C * sum(sample_weight))``.
+
+    Parameters
+    ----------
+    model : {"logistic", "probit"}, default="logistic"
+        Link of a two-class fit; ignored with more than two classes.
     method : {"gd", "ngd", "diag", "newton", "kfac"}, default="ngd"
-        Optimizer, as in :func:`ngdx.fit` (``"kfac"`` is for the multinomial model:
+        Optimizer, as in [`ngdx.fit`][ngdx.fit] (``"kfac"`` is for the multinomial model:
         NGDClassifier with more than two classes).
     fisher : {"true", "empirical", "mc"}, default="true"
         The Fisher of ``method="ngd"`` and ``"diag"``; ignored by the other methods.
@@ -50,70 +110,11 @@ _PARAMETERS = """\
     tol : float >= 0, default=1e-8
         Converged when max |gradient of the objective| <= tol.
     n_threads : int or None, default=None
-        Threads of the compiled core (default :func:`ngdx.get_num_threads`).
+        Threads of the compiled core (default [`ngdx.get_num_threads`][ngdx.get_num_threads]).
     random_state : int, RandomState instance or None, default=None
         Seeds the Monte Carlo Fisher (``fisher="mc"``); unused otherwise.
     verbose : bool or int, default=False
-        Print one line per iteration."""
-
-_OBJECTIVE = r"""
-    ``fit`` minimizes
-
-    .. math:: f(\theta) = \frac{\sum_i s_i \, \ell_i(\theta)}{\sum_i s_i}
-              + \frac{l_2}{2} \lVert \mathrm{coef} \rVert^2
-
-    (:math:`\ell_i` the negative log-likelihood of row i, :math:`s_i` its
-    ``sample_weight``, 1 by default; the intercept is not penalized). A row of weight 2
-    counts as the row twice; multiplying every weight by a constant changes nothing.
-    Every parameter is read by ``fit`` only, which passes it to :func:`ngdx.fit`: see
-    there for the details."""
-
-
-class _NGDEstimator(BaseEstimator):
-    """What both estimators share: the call to ngdx.fit and the fitted attributes."""
-
-    def _fit(self, X, y, model, sample_weight):
-        """Run ngdx.fit on validated X and encoded y; sets ``result_``."""
-        if sample_weight is not None and not np.asarray(sample_weight).any():
-            # Caught here for scikit-learn's wording (its checks look for 'weight.*zero');
-            # ngdx.fit would say "sample_weight must have a positive sum".
-            raise ValueError("sample_weight is zero for every row: there is nothing to fit")
-        seed = None
-        if self.fisher == "mc":
-            seed = int(check_random_state(self.random_state).randint(np.iinfo(np.int32).max))
-        self.result_ = fit(X, y, model, self.method, fisher=self.fisher, damping=self.damping,
-                           lr=self.lr, step=self.step, max_kl=self.max_kl, l2=self.l2,
-                           fit_intercept=self.fit_intercept, sample_weight=sample_weight,
-                           max_iter=self.max_iter, tol=self.tol, seed=seed,
-                           n_threads=self.n_threads, verbose=self.verbose)
-        return self
-
-    def _validated(self, X):
-        """X for prediction, checked against what fit saw."""
-        check_is_fitted(self)
-        return validate_data(self, X, dtype=np.float64, reset=False)
-
-    @property
-    def n_iter_(self):
-        """Accepted steps of the fit (``result_.n_iter``)."""
-        return self.result_.n_iter
-
-
-class NGDClassifier(ClassifierMixin, _NGDEstimator):
-    __doc__ = r"""Logistic, probit or multinomial regression fitted by :func:`ngdx.fit`.
-
-    Two classes are fitted with ``model`` (``"logistic"`` or ``"probit"``), with
-    ``classes_[1]`` the positive class; more than two classes always use
-    ``"multinomial"`` (softmax), whatever ``model`` says.
-    """ + _OBJECTIVE + r"""
-    scikit-learn's ``LogisticRegression(C=C)`` has the same optimum at
-    ``l2 = 1 / (C * sum(sample_weight))``.
-
-    Parameters
-    ----------
-    model : {"logistic", "probit"}, default="logistic"
-        Link of a two-class fit; ignored with more than two classes.
-""" + _PARAMETERS + r"""
+        Print one line per iteration.
 
     Attributes
     ----------
@@ -127,7 +128,7 @@ class NGDClassifier(ClassifierMixin, _NGDEstimator):
     n_iter_ : int
         Accepted steps of the fit.
     result_ : FitResult
-        What :func:`ngdx.fit` returned (``converged``, ``message``, ``history``, ...).
+        What [`ngdx.fit`][ngdx.fit] returned (``converged``, ``message``, ``history``, ...).
     n_features_in_ : int
         Number of features seen by ``fit``.
     feature_names_in_ : ndarray of str, shape (n_features_in_,)
@@ -136,7 +137,7 @@ class NGDClassifier(ClassifierMixin, _NGDEstimator):
     Warns
     -----
     ConvergenceWarning
-        From :func:`ngdx.fit` when the fit stops unconverged, e.g. separable classes with
+        From [`ngdx.fit`][ngdx.fit] when the fit stops unconverged, e.g. separable classes with
         ``l2=0`` (no finite optimum exists).
 
     Examples
@@ -155,9 +156,13 @@ class NGDClassifier(ClassifierMixin, _NGDEstimator):
     0.99
     """
 
-    def __init__(self, model="logistic", method="ngd", *, fisher="true", step="fixed",
-                 damping="adaptive", lr=None, max_kl=0.01, l2=0.0, fit_intercept=True,
-                 max_iter=100, tol=1e-8, n_threads=None, random_state=None, verbose=False):
+    def __init__(self, model: Literal["logistic", "probit"] = "logistic", method: Method = "ngd", *,
+                 fisher: FisherKind = "true", step: StepRule = "fixed",
+                 damping: float | Literal["adaptive"] = "adaptive", lr: float | None = None,
+                 max_kl: float = 0.01, l2: float = 0.0, fit_intercept: bool = True,
+                 max_iter: int = 100, tol: float = 1e-8, n_threads: int | None = None,
+                 random_state: int | np.random.RandomState | None = None,
+                 verbose: bool | int = False) -> None:
         self.model = model
         self.method = method
         self.fisher = fisher
@@ -173,7 +178,8 @@ class NGDClassifier(ClassifierMixin, _NGDEstimator):
         self.random_state = random_state
         self.verbose = verbose
 
-    def fit(self, X, y, sample_weight=None):
+    def fit(self, X: ArrayLike, y: ArrayLike, sample_weight: ArrayLike | None = None
+            ) -> NGDClassifier:
         """Fit the model to X (n, d) and labels y (n,) of any type, with optional
         non-negative ``sample_weight`` (n,). Returns self."""
         if self.model not in BINARY_MODELS:
@@ -189,28 +195,28 @@ class NGDClassifier(ClassifierMixin, _NGDEstimator):
         return self._fit(X, y_code.astype(np.float64), model, sample_weight)
 
     @property
-    def coef_(self):
+    def coef_(self) -> np.ndarray:
         """Coefficients, (1, d) or (K, d)."""
         c = self.result_.coef
         return c[np.newaxis, :] if c.ndim == 1 else c.T
 
     @property
-    def intercept_(self):
+    def intercept_(self) -> np.ndarray:
         """Intercepts, (1,) or (K,)."""
         return np.reshape(self.result_.intercept, -1)
 
-    def decision_function(self, X):
+    def decision_function(self, X: ArrayLike) -> np.ndarray:
         """The linear predictor eta = X @ coef_.T + intercept_: shape (n,) for two classes
         (positive favours ``classes_[1]``), (n, K) otherwise."""
         X = self._validated(X)
         return self.result_.decision_function(X)
 
-    def predict(self, X):
+    def predict(self, X: ArrayLike) -> np.ndarray:
         """The most probable class of each row, shape (n,)."""
         eta = self.decision_function(X)
         return self.classes_[eta.argmax(axis=1) if eta.ndim == 2 else (eta > 0).astype(int)]
 
-    def predict_proba(self, X):
+    def predict_proba(self, X: ArrayLike) -> np.ndarray:
         """Class probabilities, shape (n, K), columns in the order of ``classes_``.
 
         For two classes each column is the model's mean at +eta or -eta (both links are
@@ -224,7 +230,7 @@ class NGDClassifier(ClassifierMixin, _NGDEstimator):
         negated = dataclasses.replace(res, coef=-res.coef, intercept=-res.intercept)
         return np.column_stack([negated.predict(X), res.predict(X)])
 
-    def predict_log_proba(self, X):
+    def predict_log_proba(self, X: ArrayLike) -> np.ndarray:
         """Log class probabilities, shape (n, K), computed from eta directly: accurate
         where a probability is near 1 (log p ~ -(1 - p)) and finite where it underflows."""
         eta = self.decision_function(X)
@@ -238,9 +244,21 @@ class NGDClassifier(ClassifierMixin, _NGDEstimator):
 
 
 class NGDRegressor(RegressorMixin, _NGDEstimator):
-    __doc__ = r"""Gaussian (least squares) or Poisson (log link) regression fitted by
-    :func:`ngdx.fit`.
-    """ + _OBJECTIVE + r"""
+    r"""Gaussian (least squares) or Poisson (log link) regression fitted by
+    [`ngdx.fit`][ngdx.fit].
+    
+    ``fit`` minimizes
+
+    $$
+    f(\theta) = \frac{\sum_i s_i \, \ell_i(\theta)}{\sum_i s_i}
+    + \frac{l_2}{2} \lVert \mathrm{coef} \rVert^2
+    $$
+
+    ($\ell_i$ the negative log-likelihood of row i, $s_i$ its
+    ``sample_weight``, 1 by default; the intercept is not penalized). A row of weight 2
+    counts as the row twice; multiplying every weight by a constant changes nothing.
+    Every parameter is read by ``fit`` only, which passes it to [`ngdx.fit`][ngdx.fit]: see
+    there for the details.
     For ``"gaussian"`` the loss is half the squared error, so the optimum is
     scikit-learn's ``Ridge(alpha=l2 * sum(sample_weight))`` (``LinearRegression`` at
     ``l2=0``); for ``"poisson"`` it is ``PoissonRegressor(alpha=l2)``.
@@ -249,7 +267,34 @@ class NGDRegressor(RegressorMixin, _NGDEstimator):
     ----------
     model : {"gaussian", "poisson"}, default="gaussian"
         The response distribution; ``"poisson"`` needs y >= 0.
-""" + _PARAMETERS + r"""
+    method : {"gd", "ngd", "diag", "newton", "kfac"}, default="ngd"
+        Optimizer, as in [`ngdx.fit`][ngdx.fit] (``"kfac"`` is for the multinomial model:
+        NGDClassifier with more than two classes).
+    fisher : {"true", "empirical", "mc"}, default="true"
+        The Fisher of ``method="ngd"`` and ``"diag"``; ignored by the other methods.
+    step : {"fixed", "kl", "armijo"}, default="fixed"
+        Step rule of every method: fixed ``lr``, a KL trust region of radius
+        ``max_kl``, or backtracking.
+    damping : float >= 0 or "adaptive", default="adaptive"
+        lambda in (M + lambda I) x = g; ignored by ``method="gd"``.
+    lr : float > 0 or None, default=None
+        Step size; None means 1.0, or 1 / L for ``method="gd"``.
+    max_kl : float > 0, default=0.01
+        Trust-region radius of ``step="kl"``.
+    l2 : float >= 0, default=0.0
+        Ridge penalty on ``coef_`` (not the intercept), relative to the *mean* loss.
+    fit_intercept : bool, default=True
+        Fit an intercept.
+    max_iter : int >= 1, default=100
+        Maximum number of accepted steps.
+    tol : float >= 0, default=1e-8
+        Converged when max |gradient of the objective| <= tol.
+    n_threads : int or None, default=None
+        Threads of the compiled core (default [`ngdx.get_num_threads`][ngdx.get_num_threads]).
+    random_state : int, RandomState instance or None, default=None
+        Seeds the Monte Carlo Fisher (``fisher="mc"``); unused otherwise.
+    verbose : bool or int, default=False
+        Print one line per iteration.
 
     Attributes
     ----------
@@ -260,7 +305,7 @@ class NGDRegressor(RegressorMixin, _NGDEstimator):
     n_iter_ : int
         Accepted steps of the fit.
     result_ : FitResult
-        What :func:`ngdx.fit` returned (``converged``, ``message``, ``history``, ...).
+        What [`ngdx.fit`][ngdx.fit] returned (``converged``, ``message``, ``history``, ...).
     n_features_in_ : int
         Number of features seen by ``fit``.
     feature_names_in_ : ndarray of str, shape (n_features_in_,)
@@ -269,7 +314,7 @@ class NGDRegressor(RegressorMixin, _NGDEstimator):
     Warns
     -----
     ConvergenceWarning
-        From :func:`ngdx.fit` when the fit stops unconverged (``max_iter`` reached, ...).
+        From [`ngdx.fit`][ngdx.fit] when the fit stops unconverged (``max_iter`` reached, ...).
 
     Examples
     --------
@@ -285,9 +330,13 @@ class NGDRegressor(RegressorMixin, _NGDEstimator):
     True
     """
 
-    def __init__(self, model="gaussian", method="ngd", *, fisher="true", step="fixed",
-                 damping="adaptive", lr=None, max_kl=0.01, l2=0.0, fit_intercept=True,
-                 max_iter=100, tol=1e-8, n_threads=None, random_state=None, verbose=False):
+    def __init__(self, model: Literal["gaussian", "poisson"] = "gaussian",
+                 method: Method = "ngd", *, fisher: FisherKind = "true", step: StepRule = "fixed",
+                 damping: float | Literal["adaptive"] = "adaptive", lr: float | None = None,
+                 max_kl: float = 0.01, l2: float = 0.0, fit_intercept: bool = True,
+                 max_iter: int = 100, tol: float = 1e-8, n_threads: int | None = None,
+                 random_state: int | np.random.RandomState | None = None,
+                 verbose: bool | int = False) -> None:
         self.model = model
         self.method = method
         self.fisher = fisher
@@ -303,7 +352,8 @@ class NGDRegressor(RegressorMixin, _NGDEstimator):
         self.random_state = random_state
         self.verbose = verbose
 
-    def fit(self, X, y, sample_weight=None):
+    def fit(self, X: ArrayLike, y: ArrayLike, sample_weight: ArrayLike | None = None
+            ) -> NGDRegressor:
         """Fit the model to X (n, d) and targets y (n,), with optional non-negative
         ``sample_weight`` (n,). Returns self."""
         if self.model not in REGRESSION_MODELS:
@@ -313,22 +363,22 @@ class NGDRegressor(RegressorMixin, _NGDEstimator):
         return self._fit(X, y, self.model, sample_weight)
 
     @property
-    def coef_(self):
+    def coef_(self) -> np.ndarray:
         """Coefficients, (d,)."""
         return self.result_.coef
 
     @property
-    def intercept_(self):
+    def intercept_(self) -> float:
         """Intercept, a float."""
         return float(self.result_.intercept)
 
-    def predict(self, X):
+    def predict(self, X: ArrayLike) -> np.ndarray:
         """The model's mean at X, shape (n,): X @ coef_ + intercept_, or its exponential
         for ``"poisson"``."""
         X = self._validated(X)
         return self.result_.predict(X)
 
-    def __sklearn_tags__(self):
+    def __sklearn_tags__(self) -> Tags:
         tags = super().__sklearn_tags__()
         # As scikit-learn's PoissonRegressor: its generic checks then draw y >= 0.
         tags.target_tags.positive_only = self.model == "poisson"

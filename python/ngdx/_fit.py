@@ -3,7 +3,10 @@ and run the solver loop (``ngdx._solver``)."""
 
 from __future__ import annotations
 
+from typing import Callable, Literal
+
 import numpy as np
+from numpy.typing import ArrayLike
 
 from ._curvature import REPRESENTATIONS
 from ._data import ArrayRows
@@ -13,6 +16,7 @@ from ._solver import (STEP_RULES, CurvatureSchedule, FixedDamping, LevenbergMarq
                       refresh_cost)
 from ._solver.choose import LINEAR_SOLVERS, METHODS, representation, use_reuse
 from ._threads import resolve
+from ._typing import FisherKind, LinearSolver, Method, Model, StepRule
 from ._validation import (as_design, as_float_array, as_initial_theta, as_labels,
                           check_choice, check_nonnegative, check_positive, check_positive_int,
                           check_sample_weight, mc_samples_alias, resolve_seed)
@@ -21,23 +25,30 @@ FISHERS = ("true", "empirical", "mc")
 STEPS = tuple(STEP_RULES)
 
 
-def fit(X, y, model="logistic", method="ngd", *, fisher="true", damping="adaptive", lr=None,
-        step="fixed", max_kl=0.01, l2=0.0, fit_intercept=True, sample_weight=None,
-        max_iter=100, tol=1e-8, coef_init=None, intercept_init=None, n_mc_samples=1,
-        seed=None, linear_solver="auto", reuse_curvature="auto", n_threads=None,
-        verbose=False, callback=None, n_samples=None) -> FitResult:
+def fit(X: ArrayLike, y: ArrayLike, model: Model = "logistic", method: Method = "ngd", *,
+        fisher: FisherKind = "true", damping: float | Literal["adaptive"] = "adaptive",
+        lr: float | None = None, step: StepRule = "fixed", max_kl: float = 0.01,
+        l2: float = 0.0, fit_intercept: bool = True, sample_weight: ArrayLike | None = None,
+        max_iter: int = 100, tol: float = 1e-8, coef_init: ArrayLike | None = None,
+        intercept_init: float | ArrayLike | None = None, n_mc_samples: int = 1,
+        seed: int | None = None, linear_solver: LinearSolver = "auto",
+        reuse_curvature: bool | Literal["auto"] = "auto", n_threads: int | None = None,
+        verbose: bool | int = False, callback: Callable[[FitResult], bool | None] | None = None,
+        n_samples: int | None = None) -> FitResult:
     r"""Fit a GLM by natural gradient descent (or gradient descent, Newton, diagonal or
     Kronecker-factored natural gradient).
 
     Minimizes the objective
 
-    .. math:: f(\theta) = \frac{\sum_i s_i \, \ell_i(\theta)}{\sum_i s_i}
-              + \frac{l_2}{2} \lVert \mathrm{coef} \rVert^2
+    $$
+    f(\theta) = \frac{\sum_i s_i \, \ell_i(\theta)}{\sum_i s_i}
+    + \frac{l_2}{2} \lVert \mathrm{coef} \rVert^2
+    $$
 
-    (:math:`\ell_i` the negative log-likelihood of row i, :math:`s_i` the sample weights,
+    ($\ell_i$ the negative log-likelihood of row i, $s_i$ the sample weights,
     1 by default; the intercept is not penalized) by iterating
-    :math:`\theta \leftarrow \theta - \alpha\,(M + \lambda I)^{-1} \nabla f(\theta)`
-    with the curvature M of ``method`` plus the penalty's :math:`l_2 I` on coef. A row of
+    $\theta \leftarrow \theta - \alpha\,(M + \lambda I)^{-1} \nabla f(\theta)$
+    with the curvature M of ``method`` plus the penalty's $l_2 I$ on coef. A row of
     weight 2 counts as the row twice; scikit-learn's ``LogisticRegression(C=C)`` has the
     same optimum at ``l2 = 1 / (C * sum(sample_weight))``.
 
@@ -123,12 +134,12 @@ def fit(X, y, model="logistic", method="ngd", *, fisher="true", damping="adaptiv
         trust region needs the Fisher at each point) and a new curvature costs more than a
         pass of f and gradient by the solver's cost model (large p, or many classes).
     n_threads : int, optional
-        Threads of the compiled core (default :func:`ngdx.get_num_threads`).
+        Threads of the compiled core (default [`ngdx.get_num_threads`][ngdx.get_num_threads]).
     verbose : bool or int
         Print one line per iteration.
     callback : callable, optional
-        ``callback(result)`` after each iteration with the current :class:`FitResult`;
-        returning True stops the fit.
+        ``callback(result)`` after each iteration with the current
+        [`ngdx.FitResult`][ngdx.FitResult]; returning True stops the fit.
     n_samples : int, optional
         Deprecated alias of ``n_mc_samples`` (``n_samples`` means rows elsewhere in NumPy
         and scikit-learn).

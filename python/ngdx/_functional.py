@@ -12,14 +12,17 @@ Conventions shared by every function here (see the glossary in ``ngdx``):
 from __future__ import annotations
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from . import _core
 from ._models import FISHER_KINDS, get_family
 from ._threads import resolve
+from ._typing import CurvatureKind, FisherKind, Model
 from ._validation import (as_design, as_problem, as_theta, check_choice, check_model,
                           check_positive_int, mc_samples_alias, resolve_seed)
 
-#: The ``kind`` of :func:`value_grad_curvature`: every curvature of the fused pass.
+#: The ``kind`` of [`ngdx.value_grad_curvature`][ngdx.value_grad_curvature]: every curvature
+#: of the fused pass.
 CURVATURE_KINDS = ("true", "empirical", "mc", "hessian", None)
 
 
@@ -43,13 +46,16 @@ def fused(X, y, theta, model="logistic", kind="none", *, diagonal=False, n_mc_sa
     return loss, grad, curvature
 
 
-def loss(X, y, theta, model="logistic", *, n_threads=None):
+def loss(X: ArrayLike, y: ArrayLike, theta: ArrayLike, model: Model = "logistic", *,
+         n_threads: int | None = None) -> float:
     r"""Mean negative log-likelihood of a GLM.
 
-    .. math:: L(\theta) = \frac{1}{n} \sum_{i=1}^n -\log p(y_i \mid x_i, \theta)
+    $$
+    L(\theta) = \frac{1}{n} \sum_{i=1}^n -\log p(y_i \mid x_i, \theta)
+    $$
 
-    with every constant included: :math:`\log y!` for ``"poisson"`` and
-    :math:`\tfrac12 \log 2\pi` for ``"gaussian"`` (unit variance).
+    with every constant included: $\log y!$ for ``"poisson"`` and
+    $\tfrac12 \log 2\pi$ for ``"gaussian"`` (unit variance).
 
     Parameters
     ----------
@@ -62,7 +68,7 @@ def loss(X, y, theta, model="logistic", *, n_threads=None):
         Parameters; (d, K) for ``"multinomial"`` with K >= 2 classes.
     model : {"logistic", "probit", "poisson", "gaussian", "multinomial"}
     n_threads : int, optional
-        Threads for this call (default: :func:`ngdx.get_num_threads`).
+        Threads for this call (default: [`ngdx.get_num_threads`][ngdx.get_num_threads]).
 
     Returns
     -------
@@ -85,11 +91,12 @@ def loss(X, y, theta, model="logistic", *, n_threads=None):
     return fused(X, y, theta.ravel(), model, n_threads=n_threads)[0]
 
 
-def grad(X, y, theta, model="logistic", *, n_threads=None):
-    r"""Gradient of the mean negative log-likelihood, :math:`\nabla_\theta L(\theta)`.
+def grad(X: ArrayLike, y: ArrayLike, theta: ArrayLike, model: Model = "logistic", *,
+         n_threads: int | None = None) -> np.ndarray:
+    r"""Gradient of the mean negative log-likelihood, $\nabla_\theta L(\theta)$.
 
     Equal to ``-scores(X, y, theta, model).mean(axis=0)``, reshaped like theta.
-    Parameters as in :func:`loss`.
+    Parameters as in [`ngdx.loss`][ngdx.loss].
 
     Returns
     -------
@@ -106,18 +113,22 @@ def grad(X, y, theta, model="logistic", *, n_threads=None):
     return fused(X, y, theta.ravel(), model, n_threads=n_threads)[1].reshape(theta.shape)
 
 
-def value_grad_curvature(X, y, theta, model="logistic", kind="true", *, diagonal=False,
-                         n_mc_samples=1, seed=None, n_threads=None):
+def value_grad_curvature(X: ArrayLike, y: ArrayLike, theta: ArrayLike, model: Model = "logistic",
+                         kind: CurvatureKind | None = "true", *, diagonal: bool = False,
+                         n_mc_samples: int = 1, seed: int | None = None,
+                         n_threads: int | None = None
+                         ) -> tuple[float, np.ndarray, np.ndarray | None]:
     r"""Loss, gradient and curvature at theta in one pass over X: the fused kernel.
 
-    Returns what :func:`loss`, :func:`grad` and :func:`fisher` (or :func:`hessian`) return
-    at the same point, from one threaded sweep over the rows instead of two or three:
-    for writing your own optimizer loop.
+    Returns what [`ngdx.loss`][ngdx.loss], [`ngdx.grad`][ngdx.grad] and
+    [`ngdx.fisher`][ngdx.fisher] (or [`ngdx.hessian`][ngdx.hessian]) return at the same
+    point, from one threaded sweep over the rows instead of two or three: for writing your
+    own optimizer loop.
 
     Parameters
     ----------
     X, y, theta, model, n_threads
-        As in :func:`loss` (y is required: the loss reads it).
+        As in [`ngdx.loss`][ngdx.loss] (y is required: the loss reads it).
     kind : {"true", "empirical", "mc", "hessian", None}
         The curvature: the expected Fisher, the empirical Fisher, the Monte Carlo Fisher
         (``n_mc_samples`` labels per row from ``seed``), the Hessian of the mean NLL, or
@@ -132,12 +143,12 @@ def value_grad_curvature(X, y, theta, model="logistic", kind="true", *, diagonal
     Returns
     -------
     loss : float
-        The mean negative log-likelihood, as :func:`loss`.
+        The mean negative log-likelihood, as [`ngdx.loss`][ngdx.loss].
     grad : ndarray, same shape as theta
-        Its gradient, as :func:`grad`.
+        Its gradient, as [`ngdx.grad`][ngdx.grad].
     curvature : ndarray of shape (p, p) or (p,), or None
-        As :func:`fisher` (``kind="true"``, ``"empirical"``, ``"mc"``) or :func:`hessian`
-        (``kind="hessian"``); None when ``kind`` is None.
+        As [`ngdx.fisher`][ngdx.fisher] (``kind="true"``, ``"empirical"``, ``"mc"``) or
+        [`ngdx.hessian`][ngdx.hessian] (``kind="hessian"``); None when ``kind`` is None.
 
     Examples
     --------
@@ -163,12 +174,13 @@ def value_grad_curvature(X, y, theta, model="logistic", kind="true", *, diagonal
     return value, g.reshape(theta.shape), curvature
 
 
-def scores(X, y, theta, model="logistic", *, n_threads=None):
-    r"""Per-sample scores :math:`s_i = \nabla_\theta \log p(y_i \mid x_i, \theta)`.
+def scores(X: ArrayLike, y: ArrayLike, theta: ArrayLike, model: Model = "logistic", *,
+           n_threads: int | None = None) -> np.ndarray:
+    r"""Per-sample scores $s_i = \nabla_\theta \log p(y_i \mid x_i, \theta)$.
 
-    For a row with linear predictor :math:`\eta_i` the score is
-    :math:`-x_i \otimes r_i` with :math:`r_i = \partial(-\log p)/\partial\eta_i`, so
-    ``grad == -scores.mean(axis=0)``. Parameters as in :func:`loss`.
+    For a row with linear predictor $\eta_i$ the score is
+    $-x_i \otimes r_i$ with $r_i = \partial(-\log p)/\partial\eta_i$, so
+    ``grad == -scores.mean(axis=0)``. Parameters as in [`ngdx.loss`][ngdx.loss].
 
     Returns
     -------
@@ -188,25 +200,27 @@ def scores(X, y, theta, model="logistic", *, n_threads=None):
     return out
 
 
-def fisher(X, y, theta, model="logistic", kind="true", *, diagonal=False, n_mc_samples=1,
-           seed=None, n_threads=None, n_samples=None):
+def fisher(X: ArrayLike, y: ArrayLike | None, theta: ArrayLike, model: Model = "logistic",
+           kind: FisherKind = "true", *, diagonal: bool = False, n_mc_samples: int = 1,
+           seed: int | None = None, n_threads: int | None = None,
+           n_samples: int | None = None) -> np.ndarray:
     r"""Fisher information of the mean log-likelihood, in one of three flavours.
 
     * ``"true"``: the expected Fisher
-      :math:`F = \frac1n \sum_i \mathbb{E}_{y \sim p(\cdot|x_i,\theta)}[s_i s_i^\top]`,
+      $F = \frac1n \sum_i \mathbb{E}_{y \sim p(\cdot|x_i,\theta)}[s_i s_i^\top]$,
       which equals minus the expected Hessian of the log-likelihood; y is not used.
     * ``"empirical"``: the mean outer product of the scores at the observed labels,
-      :math:`\frac1n \sum_i s_i s_i^\top` (needs y).
+      $\frac1n \sum_i s_i s_i^\top$ (needs y).
     * ``"mc"``: the Monte Carlo Fisher, the empirical Fisher at ``n_mc_samples`` labels
       per row drawn from the model; reproducible for a ``seed`` whatever the thread count.
 
-    For ``"multinomial"`` the matrix is :math:`\frac1n\sum_i x_i x_i^\top \otimes W_i` with
-    :math:`W_i = \mathrm{diag}(\mu_i) - \mu_i\mu_i^\top` (true Fisher).
+    For ``"multinomial"`` the matrix is $\frac1n\sum_i x_i x_i^\top \otimes W_i$ with
+    $W_i = \mathrm{diag}(\mu_i) - \mu_i\mu_i^\top$ (true Fisher).
 
     Parameters
     ----------
     X, theta, model, n_threads
-        As in :func:`loss`.
+        As in [`ngdx.loss`][ngdx.loss].
     y : array_like, shape (n,), or None
         Labels; may be None for ``"true"`` and ``"mc"``.
     kind : {"true", "empirical", "mc"}
@@ -240,12 +254,13 @@ def fisher(X, y, theta, model="logistic", kind="true", *, diagonal=False, n_mc_s
                  seed=seed, n_threads=n_threads)[2]
 
 
-def hessian(X, y, theta, model="logistic", *, n_threads=None):
-    r"""Hessian of the mean negative log-likelihood, :math:`\nabla^2_\theta L(\theta)`.
+def hessian(X: ArrayLike, y: ArrayLike, theta: ArrayLike, model: Model = "logistic", *,
+            n_threads: int | None = None) -> np.ndarray:
+    r"""Hessian of the mean negative log-likelihood, $\nabla^2_\theta L(\theta)$.
 
     Equals the true Fisher for the canonical links (logistic, poisson, gaussian,
     multinomial); differs from it for probit, where it depends on y and only its
-    expectation over y is the Fisher. Parameters as in :func:`loss`.
+    expectation over y is the Fisher. Parameters as in [`ngdx.loss`][ngdx.loss].
 
     Returns
     -------
@@ -262,21 +277,24 @@ def hessian(X, y, theta, model="logistic", *, n_threads=None):
     return fused(X, y, theta.ravel(), model, "hessian", n_threads=n_threads)[2]
 
 
-def kl(X, theta_p, theta_q, model="logistic", *, n_threads=None):
+def kl(X: ArrayLike, theta_p: ArrayLike, theta_q: ArrayLike, model: Model = "logistic", *,
+       n_threads: int | None = None) -> float:
     r"""Mean KL divergence between the predictive distributions of two parameter vectors.
 
-    .. math:: \frac1n \sum_i \mathrm{KL}\big(p(\cdot \mid x_i, \theta_p)\,\|\,
-              p(\cdot \mid x_i, \theta_q)\big)
+    $$
+    \frac1n \sum_i \mathrm{KL}\big(p(\cdot \mid x_i, \theta_p)\,\|\,
+    p(\cdot \mid x_i, \theta_q)\big)
+    $$
 
-    For small steps :math:`\mathrm{KL}(\theta, \theta + \delta) \approx \tfrac12
-    \delta^\top F \delta` with F the true Fisher.
+    For small steps $\mathrm{KL}(\theta, \theta + \delta) \approx \tfrac12
+    \delta^\top F \delta$ with F the true Fisher.
 
     Parameters
     ----------
     X : array_like, shape (n, d)
     theta_p, theta_q : array_like, shape (d,) or (d, K)
     model, n_threads
-        As in :func:`loss`.
+        As in [`ngdx.loss`][ngdx.loss].
 
     Returns
     -------

@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from . import _core
 from ._threads import resolve
 from ._validation import as_float_array, check_nonnegative
 
 
-def fisher_from_scores(S, *, diagonal=False, n_threads=None):
-    r"""Empirical Fisher :math:`S^\top S / n` of a score matrix, for models ngdx does not know.
+def fisher_from_scores(S: ArrayLike, *, diagonal: bool = False,
+                       n_threads: int | None = None) -> np.ndarray:
+    r"""Empirical Fisher $S^\top S / n$ of a score matrix, for models ngdx does not know.
 
-    Row i of S is the score :math:`\nabla_\theta \log p(y_i \mid x_i, \theta)` of one
+    Row i of S is the score $\nabla_\theta \log p(y_i \mid x_i, \theta)$ of one
     sample; the result is the mean of their outer products, accumulated block by block
     with threaded symmetric rank-k updates (S is read once; nothing n x p is allocated).
 
@@ -23,7 +25,7 @@ def fisher_from_scores(S, *, diagonal=False, n_threads=None):
     diagonal : bool
         Return only the diagonal, ``(S ** 2).mean(axis=0)``.
     n_threads : int, optional
-        Threads for this call (default: :func:`ngdx.get_num_threads`).
+        Threads for this call (default: [`ngdx.get_num_threads`][ngdx.get_num_threads]).
 
     Returns
     -------
@@ -45,8 +47,8 @@ def fisher_from_scores(S, *, diagonal=False, n_threads=None):
     return out
 
 
-def natural_gradient(F, g, damping=0.0):
-    r"""Solve :math:`(F + \lambda I)\,x = g` by Cholesky: the damped natural gradient.
+def natural_gradient(F: ArrayLike, g: ArrayLike, damping: float = 0.0) -> np.ndarray:
+    r"""Solve $(F + \lambda I)\,x = g$ by Cholesky: the damped natural gradient.
 
     Parameters
     ----------
@@ -55,7 +57,7 @@ def natural_gradient(F, g, damping=0.0):
     g : array_like, shape (p,)
         The gradient.
     damping : float
-        :math:`\lambda \ge 0`, added to the diagonal; keeps a singular F invertible.
+        $\lambda \ge 0$, added to the diagonal; keeps a singular F invertible.
 
     Returns
     -------
@@ -64,8 +66,8 @@ def natural_gradient(F, g, damping=0.0):
     Raises
     ------
     numpy.linalg.LinAlgError
-        When :math:`F + \lambda I` is not numerically positive definite (a Cholesky
-        pivot :math:`L_{jj}^2 \le p\,\epsilon \max_j (F + \lambda I)_{jj}`).
+        When $F + \lambda I$ is not numerically positive definite (a Cholesky
+        pivot $L_{jj}^2 \le p\,\epsilon \max_j (F + \lambda I)_{jj}$).
     ValueError
         On shapes that do not match, non-finite values, an asymmetric F or a negative
         damping.

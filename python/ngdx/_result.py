@@ -6,6 +6,8 @@ import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
+from numpy.typing import ArrayLike
+
 
 class _NgdxConvergenceWarning(UserWarning):
     """A fit ended before its convergence criterion was met."""
@@ -64,7 +66,7 @@ class History(dict):
 
 @dataclass
 class FitResult:
-    """What :func:`ngdx.fit` returns.
+    """What [`ngdx.fit`][ngdx.fit] returns.
 
     Attributes
     ----------
@@ -113,7 +115,7 @@ class FitResult:
     n_iter: int
     converged: bool
     message: str
-    history: dict = field(repr=False)
+    history: dict[str, np.ndarray] = field(repr=False)
     model: str = "logistic"
     n_cholesky_failures: int = 0
     linear_solver: str = "cholesky"
@@ -121,7 +123,7 @@ class FitResult:
     n_curvatures: int = 0
     n_passes: int = 0
 
-    def _theta(self, X):
+    def _theta(self, X: ArrayLike) -> tuple[np.ndarray, np.ndarray, int]:
         from ._validation import as_design
 
         X = as_design(X)
@@ -132,13 +134,13 @@ class FitResult:
         theta = np.vstack([self.coef.reshape(d, K), np.reshape(self.intercept, (1, K))])
         return X, np.ascontiguousarray(theta.ravel()), K
 
-    def decision_function(self, X):
+    def decision_function(self, X: ArrayLike) -> np.ndarray:
         """The linear predictor eta = X @ coef + intercept, shape (n,) or (n, K)."""
         X, theta, K = self._theta(X)
         eta = X @ theta.reshape(-1, K)[:-1] + theta.reshape(-1, K)[-1]
         return eta if self.coef.ndim == 2 else eta[:, 0]
 
-    def predict(self, X):
+    def predict(self, X: ArrayLike) -> np.ndarray:
         """The model's mean at X.
 
         Probabilities P(y = 1) for ``"logistic"`` and ``"probit"``, an (n, K) matrix of

@@ -42,7 +42,7 @@ def get_num_threads() -> int:
     return _default_threads
 
 
-def resolve(n_threads) -> int:
+def resolve(n_threads: int | None) -> int:
     """The thread count for one call: ``n_threads``, or the default when None."""
     if n_threads is None:
         return _default_threads

@@ -11,10 +11,14 @@ from __future__ import annotations
 import math
 import numbers
 import warnings
+from typing import Collection, TypeVar
 
 import numpy as np
 
 from ._models.families import check_labels, check_model, get_family
+
+#: The type of a string choice (a Literal alias of ngdx._typing), kept by check_choice.
+_Choice = TypeVar("_Choice")
 
 
 def as_float_array(a, name: str, ndim: int) -> np.ndarray:
@@ -85,7 +89,8 @@ def as_labels(y, model: str, n: int, n_classes: int) -> np.ndarray:
     return y
 
 
-def as_problem(X, y, theta, model, *, y_required: bool = True):
+def as_problem(X, y, theta, model, *, y_required: bool = True
+               ) -> tuple[str, np.ndarray, np.ndarray | None, np.ndarray, int]:
     """Check a whole (X, y, theta, model) call: (model, X, y or None, theta, n_classes)."""
     model = check_model(model)
     X = as_design(X)
@@ -98,7 +103,7 @@ def as_problem(X, y, theta, model, *, y_required: bool = True):
     return model, X, y, theta, n_classes
 
 
-def check_choice(value, name: str, choices) -> str:
+def check_choice(value: _Choice, name: str, choices: Collection[str]) -> _Choice:
     """``value`` if it is one of ``choices``, else ``ValueError`` listing them."""
     if not isinstance(value, str) or value not in choices:
         raise ValueError(f"unknown {name} {value!r}; valid: {', '.join(choices)}")

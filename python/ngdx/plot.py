@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Literal, Sequence
+
 import numpy as np
+
+if TYPE_CHECKING:  # matplotlib is an optional extra: imported for the annotations only
+    from matplotlib.axes import Axes
+
+    from ._result import FitResult
 
 __all__ = ["convergence"]
 
@@ -18,14 +25,16 @@ def _pyplot():
     return plt
 
 
-def convergence(results, labels=None, x="iteration", ax=None, *, suboptimality=True,
-                log_x=True):
+def convergence(results: FitResult | list[FitResult] | tuple[FitResult, ...],
+                labels: Sequence[str] | None = None,
+                x: Literal["iteration", "time"] = "iteration", ax: Axes | None = None, *,
+                suboptimality: bool = True, log_x: bool = True) -> Axes:
     """Plot the objective of one or more fits against iteration or time.
 
     Parameters
     ----------
-    results : FitResult or sequence of FitResult
-        Results of :func:`ngdx.fit` (their ``history``).
+    results : FitResult, or a list or tuple of FitResult
+        Results of [`ngdx.fit`][ngdx.fit] (their ``history``).
     labels : sequence of str, optional
         One legend label per result (default: ``"fit 0"``, ``"fit 1"``, ...).
     x : {"iteration", "time"}
