@@ -41,7 +41,7 @@ from ._functional import fisher, grad, hessian, kl, loss, scores, value_grad_cur
 from ._linalg import fisher_from_scores, natural_gradient
 from ._models import MODELS
 from ._result import FitResult
-from ._threads import get_num_threads, set_num_threads
+from ._config import get_num_threads, set_num_threads
 from . import plot
 
 if TYPE_CHECKING:  # resolved on first use by __getattr__ below; named here for type checkers

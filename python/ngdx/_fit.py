@@ -15,7 +15,7 @@ from ._result import FitResult
 from ._solver import (STEP_RULES, CurvatureSchedule, FixedDamping, LevenbergMarquardt, Solver,
                       refresh_cost)
 from ._solver.choose import LINEAR_SOLVERS, METHODS, representation, use_reuse
-from ._threads import resolve
+from ._config import resolve_threads
 from ._typing import FisherKind, LinearSolver, Method, Model, StepRule
 from ._validation import (as_design, as_float_array, as_initial_theta, as_labels,
                           check_choice, check_nonnegative, check_positive, check_positive_int,
@@ -231,7 +231,7 @@ def build(X, y, model, method, *, fisher, damping, lr, step, max_kl, l2, fit_int
     p = (d + fit_intercept) * K
     name = representation(method, linear_solver, family, fisher, n, p, K)
     reuse = use_reuse(reuse_curvature, method, step, name, n, d, K, fit_intercept)
-    n_threads = resolve(n_threads)
+    n_threads = resolve_threads(n_threads)
     if callback is not None and not callable(callback):
         raise ValueError(f"callback must be callable or None, got {callback!r}")
 

@@ -16,7 +16,7 @@ from numpy.typing import ArrayLike
 
 from . import _core
 from ._models import FISHER_KINDS, get_family
-from ._threads import resolve
+from ._config import resolve_threads
 from ._typing import CurvatureKind, FisherKind, Model
 from ._validation import (as_design, as_problem, as_theta, check_choice, check_model,
                           check_positive_int, mc_samples_alias, resolve_seed)
@@ -42,7 +42,7 @@ def fused(X, y, theta, model="logistic", kind="none", *, diagonal=False, n_mc_sa
         curvature = np.empty(p) if diagonal else np.empty((p, p))
     loss, _ = _core.glm.fused_pass(model, X, y, theta, K, bool(fit_intercept), sample_weight,
                                    kind, bool(diagonal), int(n_mc_samples), int(seed),
-                                   resolve(n_threads), grad, curvature)
+                                   resolve_threads(n_threads), grad, curvature)
     return loss, grad, curvature
 
 
@@ -159,9 +159,7 @@ def value_grad_curvature(X: ArrayLike, y: ArrayLike, theta: ArrayLike, model: Mo
     (0.693147, array([ 0.  , -0.25]), array([[0.25 , 0.125],
            [0.125, 0.125]]))
     """
-    if kind is None:
-        kind = "none"
-    elif not isinstance(kind, str) or kind not in CURVATURE_KINDS:
+    if kind is not None and (not isinstance(kind, str) or kind not in CURVATURE_KINDS):
         raise ValueError(f"unknown kind {kind!r}; valid: 'true', 'empirical', 'mc', 'hessian' "
                          "or None")
     model, X, y, theta, _ = as_problem(X, y, theta, model)
@@ -169,7 +167,8 @@ def value_grad_curvature(X: ArrayLike, y: ArrayLike, theta: ArrayLike, model: Mo
         raise ValueError(f"diagonal must be True or False, got {diagonal!r}")
     n_mc_samples = check_positive_int(n_mc_samples, "n_mc_samples")
     seed = resolve_seed(seed) if kind == "mc" or seed is not None else 0
-    value, g, curvature = fused(X, y, theta.ravel(), model, kind, diagonal=bool(diagonal),
+    pass_kind = "none" if kind is None else kind
+    value, g, curvature = fused(X, y, theta.ravel(), model, pass_kind, diagonal=bool(diagonal),
                                 n_mc_samples=n_mc_samples, seed=seed, n_threads=n_threads)
     return value, g.reshape(theta.shape), curvature
 
@@ -196,7 +195,7 @@ def scores(X: ArrayLike, y: ArrayLike, theta: ArrayLike, model: Model = "logisti
     """
     model, X, y, theta, n_classes = as_problem(X, y, theta, model)
     out = np.empty((X.shape[0], theta.size))
-    _core.glm.scores(model, X, y, theta.ravel(), n_classes, False, resolve(n_threads), out)
+    _core.glm.scores(model, X, y, theta.ravel(), n_classes, False, resolve_threads(n_threads), out)
     return out
 
 
@@ -313,4 +312,4 @@ def kl(X: ArrayLike, theta_p: ArrayLike, theta_q: ArrayLike, model: Model = "log
     if theta_p.shape != theta_q.shape:
         raise ValueError(f"theta_p and theta_q differ in shape: {theta_p.shape} vs {theta_q.shape}")
     return _core.glm.mean_kl(model, X, theta_p.ravel(), theta_q.ravel(), n_classes, False, None,
-                         resolve(n_threads))
+                         resolve_threads(n_threads))

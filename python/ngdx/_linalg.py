@@ -6,7 +6,7 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from . import _core
-from ._threads import resolve
+from ._config import resolve_threads
 from ._validation import as_float_array, check_nonnegative
 
 
@@ -43,7 +43,7 @@ def fisher_from_scores(S: ArrayLike, *, diagonal: bool = False,
         raise ValueError(f"S must have at least one row and one column, got shape {S.shape}")
     p = S.shape[1]
     out = np.empty(p) if diagonal else np.empty((p, p))
-    _core.linalg.fisher_from_scores(S, bool(diagonal), resolve(n_threads), out)
+    _core.linalg.fisher_from_scores(S, bool(diagonal), resolve_threads(n_threads), out)
     return out
 
 

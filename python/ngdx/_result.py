@@ -148,7 +148,7 @@ class FitResult:
         for ``"gaussian"``.
         """
         from . import _core
-        from ._threads import get_num_threads
+        from ._config import get_num_threads
 
         X, theta, K = self._theta(X)
         out = np.empty((X.shape[0], K))

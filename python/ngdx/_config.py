@@ -1,4 +1,4 @@
-"""The process-wide default thread count of the compiled core."""
+"""Process-wide settings of the compiled core: the default thread count."""
 
 from __future__ import annotations
 
@@ -34,7 +34,8 @@ def set_num_threads(n_threads: int | None) -> None:
     >>> ngdx.set_num_threads(None)  # back to all cores
     """
     global _default_threads
-    _default_threads = _core.runtime.max_threads() if n_threads is None else resolve(n_threads)
+    _default_threads = (_core.runtime.max_threads() if n_threads is None
+                        else resolve_threads(n_threads))
 
 
 def get_num_threads() -> int:
@@ -42,7 +43,7 @@ def get_num_threads() -> int:
     return _default_threads
 
 
-def resolve(n_threads: int | None) -> int:
+def resolve_threads(n_threads: int | None) -> int:
     """The thread count for one call: ``n_threads``, or the default when None."""
     if n_threads is None:
         return _default_threads
