@@ -110,6 +110,14 @@ def check_choice(value: _Choice, name: str, choices: Collection[str]) -> _Choice
     return value
 
 
+def check_bool(value, name: str) -> bool:
+    """True or False (a NumPy bool too); anything else is a ValueError: a string such as
+    "no" is truthy, and a silent bool() would read it as True."""
+    if not isinstance(value, (bool, np.bool_)):
+        raise ValueError(f"{name} must be True or False, got {value!r}")
+    return bool(value)
+
+
 def check_nonnegative(value, name: str) -> float:
     """A finite real number >= 0."""
     if isinstance(value, bool) or not isinstance(value, numbers.Real) or not np.isfinite(value):

@@ -1,0 +1,108 @@
+"""The adversarial inputs of issue 10, each pinned: a correct answer or a ValueError that
+names the argument, never a crash, a hang, a silent wrong answer or an absurd allocation."""
+
+from __future__ import annotations
+
+import tracemalloc
+import warnings
+
+import numpy as np
+import pytest
+
+import ngdx
+
+
+def logistic_data(n=200, d=3, seed=0):
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(n, d))
+    y = (rng.random(n) < 1 / (1 + np.exp(-X @ np.linspace(1, -1, d)))).astype(float)
+    return X, y
+
+
+# ------------------------------------------------------------------ multinomial labels
+def test_a_huge_label_is_a_value_error_before_any_allocation():
+    X = np.random.default_rng(0).normal(size=(100, 3))
+    for label in (10**7, 10**12, 2.0**62):
+        y = np.zeros(100)
+        y[:50], y[7] = 1, label
+        tracemalloc.start()
+        try:
+            with pytest.raises(ValueError, match=r"label .* only 100 rows.*n_classes"):
+                ngdx.fit(X, y, "multinomial")
+            peak = tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+        assert peak < 10 * X.nbytes
+
+
+def test_labels_with_missing_classes_are_named_not_fitted_as_empty_classes():
+    X = np.random.default_rng(0).normal(size=(60, 3))
+    y = np.repeat([0.0, 2.0, 5.0], 20)
+    with pytest.raises(ValueError, match=r"classes 1, 3, 4 have no row.*n_classes=6"):
+        ngdx.fit(X, y, "multinomial")
+    # asked for explicitly, the empty classes are fitted (and pushed towards probability 0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ngdx.ConvergenceWarning)
+        res = ngdx.fit(X, y, "multinomial", n_classes=6, l2=0.1, max_iter=20)
+    assert res.coef.shape == (3, 6)
+    assert (res.predict(X)[:, [1, 3, 4]] < 0.05).all()
+
+
+@pytest.mark.parametrize("n_classes,match", [
+    (1, "n_classes must be an integer >= 2"), (2.0, "n_classes must be an integer"),
+    (True, "n_classes must be an integer"), (3, r"label 5 but n_classes=3"),
+])
+def test_bad_n_classes_is_a_value_error(n_classes, match):
+    X = np.random.default_rng(0).normal(size=(60, 3))
+    y = np.repeat([0.0, 2.0, 5.0], 20)
+    with pytest.raises(ValueError, match=match):
+        ngdx.fit(X, y, "multinomial", n_classes=n_classes)
+
+
+def test_n_classes_is_for_the_multinomial_model_only():
+    X, y = logistic_data()
+    with pytest.raises(ValueError, match="n_classes is for model 'multinomial'"):
+        ngdx.fit(X, y, n_classes=2)
+
+
+# ------------------------------------------------------------------ booleans
+@pytest.mark.parametrize("value", ["no", "False", 0, 1, None, [True]])
+def test_fit_intercept_rejects_non_booleans(value):
+    X, y = logistic_data()
+    with pytest.raises(ValueError, match="fit_intercept must be True or False"):
+        ngdx.fit(X, y, fit_intercept=value)
+
+
+@pytest.mark.parametrize("value", ["yes", 1, None])
+def test_diagonal_rejects_non_booleans(value):
+    X, y = logistic_data()
+    with pytest.raises(ValueError, match="diagonal must be True or False"):
+        ngdx.fisher(X, y, np.zeros(3), diagonal=value)
+    with pytest.raises(ValueError, match="diagonal must be True or False"):
+        ngdx.fisher_from_scores(ngdx.scores(X, y, np.zeros(3)), diagonal=value)
+
+
+def test_verbose_rejects_strings():
+    X, y = logistic_data()
+    with pytest.raises(ValueError, match="verbose must be True, False or an integer"):
+        ngdx.fit(X, y, verbose="yes")
+
+
+# ------------------------------------------------------------------ automatic solver choice
+def test_a_small_wide_multinomial_problem_never_asks_for_gigabytes():
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(5, 5000))  # 200 KB; the dense curvature would be 3 x 1.8 GB
+    y = [0, 1, 2, 1, 0]
+    tracemalloc.start()
+    try:
+        res = ngdx.fit(X, y, "multinomial", l2=1e-2)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert res.converged and res.linear_solver == "cg"
+    assert peak < 50 * X.nbytes
+    # where CG does not apply, a ValueError says what does, before any allocation
+    with pytest.raises(ValueError, match=r"p = 15003 .* method 'diag' or 'kfac'"):
+        ngdx.fit(X, y, "multinomial", l2=1e-2, fisher="empirical")
+    with pytest.raises(ValueError, match=r"more than the memory budget"):
+        ngdx.fit(rng.normal(size=(5, 10**5)), y, "multinomial", linear_solver="cholesky")
