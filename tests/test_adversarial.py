@@ -106,3 +106,53 @@ def test_a_small_wide_multinomial_problem_never_asks_for_gigabytes():
         ngdx.fit(X, y, "multinomial", l2=1e-2, fisher="empirical")
     with pytest.raises(ValueError, match=r"more than the memory budget"):
         ngdx.fit(rng.normal(size=(5, 10**5)), y, "multinomial", linear_solver="cholesky")
+
+
+# ------------------------------------------------------------------ small fixes
+def test_dir_lists_every_public_name():
+    assert set(ngdx.__all__) <= set(dir(ngdx))
+    for name in ("NGDClassifier", "NGDRegressor", "ConvergenceWarning"):
+        assert name in dir(ngdx)
+
+
+@pytest.mark.parametrize("argv,match", [
+    (["demo", "--n", "0"], "--n: must be at least 1"),
+    (["demo", "--d", "x"], "--d: 'x' is not an integer"),
+    (["demo", "--max-iter", "-1"], "--max-iter: must be at least 1"),
+    (["demo", "--verbose", "5"], "--verbose: invalid choice"),
+])
+def test_demo_arguments_are_checked_like_any_cli(argv, match, capsys):
+    from ngdx.__main__ import main
+
+    with pytest.raises(SystemExit) as exit_info:
+        main(argv)
+    assert exit_info.value.code == 2
+    assert match in capsys.readouterr().err
+
+
+def test_poisson_regressor_scores_the_deviance_explained_as_scikit_learn():
+    pytest.importorskip("sklearn")
+    from sklearn.linear_model import PoissonRegressor
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(500, 3))
+    y = rng.poisson(np.exp(X @ [0.3, -0.2, 0.1] + 0.5))
+    ours = ngdx.NGDRegressor(model="poisson", l2=0.01).fit(X, y)
+    theirs = PoissonRegressor(alpha=0.01, tol=1e-10, max_iter=1000).fit(X, y)
+    assert np.isclose(ours.score(X, y), theirs.score(X, y), rtol=1e-6)
+    gaussian = ngdx.NGDRegressor().fit(X, y.astype(float))
+    from sklearn.metrics import r2_score
+
+    assert np.isclose(gaussian.score(X, y), r2_score(y, gaussian.predict(X)), rtol=1e-12)
+
+
+@pytest.mark.parametrize("kwargs,match", [
+    (dict(damping="auto"), "damping must be a number >= 0 or 'adaptive'"),
+    (dict(damping=None), "damping must be a finite number >= 0 or 'adaptive'"),
+    (dict(reuse_curvature="sometimes"), "reuse_curvature must be True, False or 'auto'"),
+    (dict(lr="big"), "lr must be a finite number > 0 or None"),
+])
+def test_messages_list_every_kind_of_value_a_parameter_takes(kwargs, match):
+    X, y = logistic_data()
+    with pytest.raises(ValueError, match=match):
+        ngdx.fit(X, y, **kwargs)

@@ -71,6 +71,11 @@ __all__ = [
 ]
 
 
+def __dir__() -> list[str]:
+    # The names __getattr__ resolves on first use are public too.
+    return sorted(set(globals()) | set(__all__))
+
+
 def __getattr__(name: str) -> Any:
     # Names that may need scikit-learn, resolved on first use so that `import ngdx` is fast
     # and works without it: the warning class (scikit-learn's when installed) ...

@@ -378,6 +378,18 @@ class NGDRegressor(RegressorMixin, _NGDEstimator):
         X = self._validated(X)
         return self.result_.predict(X)
 
+    def score(self, X: ArrayLike, y: ArrayLike, sample_weight: ArrayLike | None = None
+              ) -> float:
+        """D², the fraction of deviance explained, as scikit-learn's GLM regressors score:
+        1 - D(y, predict(X)) / D(y, mean(y)) with the model's deviance D: R² (squared
+        error) for ``"gaussian"``, the Poisson deviance for ``"poisson"`` (as
+        ``PoissonRegressor.score``). 1 is a perfect fit; it can be negative."""
+        from sklearn.metrics import d2_tweedie_score
+
+        power = {"gaussian": 0, "poisson": 1}[self.model]
+        return float(d2_tweedie_score(y, self.predict(X), sample_weight=sample_weight,
+                                      power=power))
+
     def __sklearn_tags__(self) -> Tags:
         tags = super().__sklearn_tags__()
         # As scikit-learn's PoissonRegressor: its generic checks then draw y >= 0.

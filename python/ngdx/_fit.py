@@ -225,11 +225,19 @@ def build(X, y, model, method, *, fisher, damping, lr, step, max_kl, l2, fit_int
     sw = check_sample_weight(sample_weight, n)
     l2 = check_nonnegative(l2, "l2")
     if isinstance(damping, str):
-        check_choice(damping, "damping", ("adaptive",))
+        if damping != "adaptive":
+            raise ValueError(f"damping must be a number >= 0 or 'adaptive', got {damping!r}")
     else:
-        damping = check_nonnegative(damping, "damping")
+        try:
+            damping = check_nonnegative(damping, "damping")
+        except ValueError:
+            raise ValueError("damping must be a finite number >= 0 or 'adaptive', got "
+                             f"{damping!r}") from None
     if lr is not None:
-        lr = check_positive(lr, "lr")
+        try:
+            lr = check_positive(lr, "lr")
+        except ValueError:
+            raise ValueError(f"lr must be a finite number > 0 or None, got {lr!r}") from None
     max_kl = check_positive(max_kl, "max_kl")
     max_iter = check_positive_int(max_iter, "max_iter")
     tol = check_nonnegative(tol, "tol")

@@ -13,7 +13,6 @@ from typing import NamedTuple
 import numpy as np
 
 from .._curvature import REPRESENTATIONS
-from .._validation import check_choice
 from .schedule import refresh_cost
 
 LINEAR_SOLVERS = ("auto", "cholesky", "woodbury", "cg")
@@ -125,7 +124,9 @@ def use_reuse(reuse_curvature, method, step, name, n, d, n_classes, fit_intercep
     or "auto": where it applies and a refresh costs more than a reused step."""
     applies = REPRESENTATIONS[name].reusable and method in ("ngd", "newton") and step != "kl"
     if isinstance(reuse_curvature, str):
-        check_choice(reuse_curvature, "reuse_curvature", ("auto",))
+        if reuse_curvature != "auto":
+            raise ValueError("reuse_curvature must be True, False or 'auto', got "
+                             f"{reuse_curvature!r}")
         return applies and refresh_cost(n, d, n_classes, fit_intercept) >= 1.0
     if not isinstance(reuse_curvature, (bool, np.bool_)):
         raise ValueError(f"reuse_curvature must be True, False or 'auto', got {reuse_curvature!r}")
