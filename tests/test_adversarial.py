@@ -156,3 +156,42 @@ def test_messages_list_every_kind_of_value_a_parameter_takes(kwargs, match):
     X, y = logistic_data()
     with pytest.raises(ValueError, match=match):
         ngdx.fit(X, y, **kwargs)
+
+
+# ------------------------------------------------------------------ scale-free stopping
+def model_data(model, n=400, d=3, seed=0):
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(n, d))
+    eta = X @ np.linspace(0.8, -0.6, d) + 0.2
+    y = {"logistic": (rng.random(n) < 1 / (1 + np.exp(-eta))).astype(float),
+         "probit": (rng.random(n) < 0.5 * (1 + np.tanh(eta))).astype(float),
+         "poisson": rng.poisson(np.exp(0.5 * eta)).astype(float),
+         "gaussian": eta + rng.normal(size=n),
+         "multinomial": rng.integers(0, 3, n).astype(float)}[model]
+    return X, y
+
+
+@pytest.mark.parametrize("model", ["logistic", "probit", "poisson", "gaussian", "multinomial"])
+@pytest.mark.parametrize("method", ["ngd", "newton", "diag"])
+@pytest.mark.parametrize("factor", [1e-9, 1e9])
+def test_a_fit_on_rescaled_features_stops_where_the_fit_on_X_does(model, method, factor):
+    X, y = model_data(model)
+    scales = factor * np.array([1.0, 3.0, 0.2])  # one factor overall, and per feature
+    base = ngdx.fit(X, y, model, method, max_iter=500)
+    scaled = ngdx.fit(X * scales, y, model, method, max_iter=500)
+    assert base.converged and scaled.converged
+    assert scaled.n_iter == base.n_iter and scaled.n_iter > 1
+    np.testing.assert_allclose(scaled.predict(X * scales), base.predict(X), rtol=1e-6, atol=1e-9)
+    coef = scaled.coef * (scales[:, None] if scaled.coef.ndim == 2 else scales)
+    np.testing.assert_allclose(coef, base.coef, rtol=1e-6, atol=1e-9)
+
+
+def test_the_scaled_gradient_is_what_tol_is_compared_with():
+    X, y = model_data("logistic")
+    X = X * [1e-9, 1.0, 1e6]
+    res = ngdx.fit(X, y, tol=1e-9)
+    raw = ngdx.grad(np.hstack([X, np.ones((len(X), 1))]), y,
+                    np.append(res.coef, res.intercept))
+    rms = np.append(np.sqrt((X ** 2).mean(axis=0)), 1.0)
+    assert np.isclose(res.history["grad_norm"][-1], np.abs(raw / rms).max(), rtol=1e-6)
+    assert res.history["grad_norm"][-1] <= 1e-9

@@ -108,7 +108,8 @@ class NGDClassifier(ClassifierMixin, _NGDEstimator):
     max_iter : int >= 1, default=100
         Maximum number of accepted steps.
     tol : float >= 0, default=1e-8
-        Converged when max |gradient of the objective| <= tol.
+        Converged when max |gradient of the objective| <= tol, each entry divided by its
+        feature's root mean square (scale-free; see [`ngdx.fit`][ngdx.fit]).
     n_threads : int or None, default=None
         Threads of the compiled core (default [`ngdx.get_num_threads`][ngdx.get_num_threads]).
     random_state : int, RandomState instance or None, default=None
@@ -288,7 +289,8 @@ class NGDRegressor(RegressorMixin, _NGDEstimator):
     max_iter : int >= 1, default=100
         Maximum number of accepted steps.
     tol : float >= 0, default=1e-8
-        Converged when max |gradient of the objective| <= tol.
+        Converged when max |gradient of the objective| <= tol, each entry divided by its
+        feature's root mean square (scale-free; see [`ngdx.fit`][ngdx.fit]).
     n_threads : int or None, default=None
         Threads of the compiled core (default [`ngdx.get_num_threads`][ngdx.get_num_threads]).
     random_state : int, RandomState instance or None, default=None

@@ -106,7 +106,13 @@ def fit(X: ArrayLike, y: ArrayLike, model: Model = "logistic", method: Method = 
     max_iter : int >= 1
         Maximum number of accepted steps.
     tol : float >= 0
-        Converged when max |grad f| <= tol; ``tol=0`` runs exactly ``max_iter`` steps.
+        Converged when $\max_j |\partial f / \partial \theta_j| / c_j \le$ ``tol``, $c_j$
+        the root mean square of parameter j's column of X (1 for the intercept, and for a
+        zero column: there the test is absolute). That is the gradient with respect to the
+        coefficients of standardized features, so rescaling features does not change
+        when a fit stops (a fit on ``X * 1e-9`` stops where the fit on X does); for
+        standardized features it is max|grad f|. ``tol=0`` runs exactly ``max_iter``
+        steps. ($c_j$ is estimated from at most 65,536 evenly spaced rows.)
     coef_init : array_like, shape (d,) or (d, K), optional
     intercept_init : float or array_like of shape (K,), optional
     n_classes : int >= 2, optional
@@ -258,8 +264,11 @@ def build(X, y, model, method, *, fisher, damping, lr, step, max_kl, l2, fit_int
     objective = GLMObjective(rows, family, K, l2=l2)
     theta = as_initial_theta(objective, y_arr, sw, coef_init, intercept_init)
     kind = fisher if METHODS[method].kind == "fisher" else METHODS[method].kind
+    # Damping in the units of standardized features (Marquardt's scaling); the sample-space
+    # solve needs a scalar damping and keeps lambda I.
+    unit = None if name == "woodbury" else objective.param_scale() ** 2
     curvature = REPRESENTATIONS[name](objective, kind=kind, n_mc_samples=n_mc_samples,
-                                      rng=np.random.default_rng(resolve_seed(seed)))
+                                      rng=np.random.default_rng(resolve_seed(seed)), unit=unit)
     adaptive = isinstance(damping, str) and curvature.needs_statistics
     solver = Solver(
         objective, curvature,

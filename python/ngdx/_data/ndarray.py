@@ -79,6 +79,24 @@ class ArrayRows:
                                    self.n_threads, A)
         return A
 
+    def column_scale(self, max_rows=65536):
+        """c (d,): the root mean square of each column of X (weighted by the sample
+        weights), from at most ``max_rows`` evenly spaced rows (all of them for smaller X):
+        the scale of each feature, which makes the convergence test scale-free. Reads a
+        sample, not a pass."""
+        step = max(1, -(-self.n_rows // max_rows))
+        Xs = self.X[::step]
+        sw = self.sample_weight
+        if sw is None:
+            sq = np.einsum("ij,ij->j", Xs, Xs, dtype=np.float64) / Xs.shape[0]
+        else:
+            s = sw[::step]
+            total = s.sum()
+            if not total > 0:  # the sample missed every weighted row: use them all
+                Xs, s, total = self.X, sw, sw.sum()
+            sq = np.einsum("i,ij,ij->j", s / total, Xs, Xs, dtype=np.float64)
+        return np.sqrt(sq)
+
     # ------------------------------------------------------------ products with X
     def row_gram(self):
         """X X^T (n, n), computed once (the sample-space solve's constant)."""
