@@ -671,7 +671,7 @@ def test_woodbury_is_chosen_automatically_for_wide_data():
     X = rng.normal(size=(40, 100))
     y = (rng.random(40) < 0.5).astype(float)
     assert ngdx.fit(X, y, l2=0.1).linear_solver == "woodbury"
-    assert ngdx.fit(X[:, :10], y, l2=0.1).linear_solver == "cholesky"
+    assert ngdx.fit(np.ascontiguousarray(X[:, :10]), y, l2=0.1).linear_solver == "cholesky"
     assert ngdx.fit(X, y, method="gd", l2=0.1, max_iter=5000).linear_solver == "none"
     with pytest.raises(ValueError, match="linear_solver 'woodbury' is for methods"):
         ngdx.fit(X, y, method="diag", linear_solver="woodbury")

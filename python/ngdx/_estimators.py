@@ -23,6 +23,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ._fit import fit
 from ._typing import FisherKind, Method, Model, StepRule
+from ._validation import DESIGN_DTYPES, as_design
 
 BINARY_MODELS = ("logistic", "probit")
 REGRESSION_MODELS = ("gaussian", "poisson")
@@ -51,9 +52,10 @@ class _NGDEstimator(BaseEstimator):
         return self
 
     def _validated(self, X: ArrayLike) -> np.ndarray:
-        """X for prediction, checked against what fit saw."""
+        """X for prediction, checked against what fit saw, in the core's layout (so that
+        the predictions made from it copy nothing)."""
         check_is_fitted(self)
-        return validate_data(self, X, dtype=np.float64, reset=False)
+        return as_design(validate_data(self, X, dtype=DESIGN_DTYPES, reset=False))
 
     @property
     def n_iter_(self) -> int:
@@ -186,7 +188,7 @@ class NGDClassifier(ClassifierMixin, _NGDEstimator):
         if self.model not in BINARY_MODELS:
             raise ValueError(f"{type(self).__name__}: unknown model {self.model!r}; valid: "
                              f"{', '.join(BINARY_MODELS)}")
-        X, y = validate_data(self, X, y, dtype=np.float64)
+        X, y = validate_data(self, X, y, dtype=DESIGN_DTYPES)
         check_classification_targets(y)
         self.classes_, y_code = np.unique(y, return_inverse=True)
         if len(self.classes_) < 2:
@@ -361,7 +363,7 @@ class NGDRegressor(RegressorMixin, _NGDEstimator):
         if self.model not in REGRESSION_MODELS:
             raise ValueError(f"{type(self).__name__}: unknown model {self.model!r}; valid: "
                              f"{', '.join(REGRESSION_MODELS)}")
-        X, y = validate_data(self, X, y, dtype=np.float64, y_numeric=True)
+        X, y = validate_data(self, X, y, dtype=DESIGN_DTYPES, y_numeric=True)
         return self._fit(X, y, self.model, sample_weight)
 
     @property

@@ -28,7 +28,8 @@ CURVATURE_KINDS = ("true", "empirical", "mc", "hessian", None)
 
 def fused(X, y, theta, model="logistic", kind="none", *, diagonal=False, n_mc_samples=1,
           seed=0, n_threads=None, fit_intercept=False, sample_weight=None):
-    """One pass of the core over checked, C-contiguous float64 inputs (private).
+    """One pass of the core over checked inputs (private): X C-contiguous float64 or
+    float32 (read as it is), the others C-contiguous float64.
 
     ``theta`` is the flat parameter vector (p,), p = (d + fit_intercept) * K; returns
     ``(loss, grad (p,), curvature)`` with curvature ``None``, (p,) or (p, p).
