@@ -77,8 +77,10 @@ def fit(X: ArrayLike, y: ArrayLike, model: Model = "logistic", method: Method = 
         Expected Fisher (exact for these models), mean of score outer products, or Monte
         Carlo with ``n_mc_samples`` labels drawn per row (``seed``).
     damping : float >= 0 or "adaptive"
-        lambda. ``"adaptive"`` (default) is a Levenberg-Marquardt rule: lambda starts at
-        1e-3 times the mean diagonal of the curvature, shrinks by 3 after steps whose
+        lambda, in the units of standardized features: it adds lambda c_j^2 to the
+        curvature's diagonal, c_j as in ``tol`` (Marquardt's scaling; the woodbury solver
+        adds lambda). ``"adaptive"`` (default) is a Levenberg-Marquardt rule: lambda starts
+        at 1e-3 times the mean of M_jj / c_j^2, shrinks by 3 after steps whose
         actual decrease is > 3/4 of the quadratic model's prediction, doubles below 1/4,
         and a step that increases the objective is rejected with lambda raised 4-fold.
         A step whose predicted decrease is below what evaluating f can resolve
