@@ -48,7 +48,9 @@ def as_float_array(a, name: str, ndim: int) -> np.ndarray:
                          f"got dtype {arr.dtype}")
     if arr.ndim != ndim:
         raise ValueError(f"{name} must be {ndim}-D, got shape {arr.shape}")
-    arr = np.ascontiguousarray(arr, dtype=np.float64)
+    # aligned too: the core reads doubles through references, and an unaligned one is
+    # undefined behaviour (UBSan's "reference binding to misaligned address")
+    arr = np.require(arr, dtype=np.float64, requirements=["C_CONTIGUOUS", "ALIGNED"])
     check_finite(arr, name)
     return arr
 
