@@ -15,7 +15,7 @@ from typing import Literal
 
 import numpy as np
 from numpy.typing import ArrayLike
-from scipy.special import log_ndtr  # scipy is a dependency of scikit-learn
+from scipy.special import log_ndtr, xlogy  # scipy is a dependency of scikit-learn
 from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
 from sklearn.utils import Tags, check_random_state
 from sklearn.utils.multiclass import check_classification_targets
@@ -388,14 +388,27 @@ class NGDRegressor(RegressorMixin, _NGDEstimator):
         1 - D(y, predict(X)) / D(y, mean(y)) with the model's deviance D: R² (squared
         error) for ``"gaussian"``, the Poisson deviance for ``"poisson"`` (as
         ``PoissonRegressor.score``). 1 is a perfect fit; it can be negative."""
-        from sklearn.metrics import d2_tweedie_score
-
-        power = {"gaussian": 0, "poisson": 1}[self.model]
-        return float(d2_tweedie_score(y, self.predict(X), sample_weight=sample_weight,
-                                      power=power))
+        y = np.asarray(y, dtype=np.float64)
+        mean = np.average(y, weights=sample_weight)
+        deviance = _mean_deviance(self.model, y, self.predict(X), sample_weight)
+        null = _mean_deviance(self.model, y, np.full_like(y, mean), sample_weight)
+        if null == 0.0:  # constant y: scikit-learn's convention (r2_score's force_finite)
+            return 1.0 if deviance == 0.0 else 0.0
+        return float(1.0 - deviance / null)
 
     def __sklearn_tags__(self) -> Tags:
         tags = super().__sklearn_tags__()
         # As scikit-learn's PoissonRegressor: its generic checks then draw y >= 0.
         tags.target_tags.positive_only = self.model == "poisson"
         return tags
+
+
+def _mean_deviance(model, y, mu, sample_weight):
+    """The mean unit deviance of the regressor's family: squared error (gaussian), or
+    2 (y log(y / mu) - y + mu) (poisson, 0 log 0 = 0; infinite where mu = 0 < y)."""
+    if model == "gaussian":
+        unit = (y - mu) ** 2
+    else:
+        with np.errstate(divide="ignore"):
+            unit = 2.0 * (xlogy(y, y) - xlogy(y, mu) - y + mu)
+    return float(np.average(unit, weights=sample_weight))
