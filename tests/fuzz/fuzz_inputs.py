@@ -27,17 +27,11 @@ from fuzz_contract import Expect
 #: branch's history for the input, what happens and what should.
 KNOWN_GAPS = frozenset({
     "X:sparse-csr", "X:sparse-csc", "X:sparse-coo",      # item 1: no sparse X
-    "y:labels-gap", "y:labels-huge",                     # item 5: multinomial labels
-    "fit:X-rescaled",                                    # item 3: scale-free stopping
-    "fit:wide-multinomial",                              # item 6: p x p for n < p
-    "fit_intercept:non-bool", "diagonal:non-bool",       # item 5: bools reject
-    "verbose:invalid",                                   # item 5: verbose="loud" taken
     "X:extreme", "y:extreme", "theta:extreme",           # item 4: overflow named
     "theta_p:extreme", "theta_q:extreme", "sample_weight:extreme", "coef_init:extreme",
     "l2:extreme", "lr:extreme", "damping:extreme",
     "estimator:X:extreme", "estimator:sample_weight:extreme", "estimator:l2:extreme",
-    "estimator:lr:extreme", "estimator:damping:extreme", "estimator:verbose:invalid",
-    "estimator:fit_intercept:non-bool",
+    "estimator:lr:extreme", "estimator:damping:extreme",
     "estimator:X:sparse-csr", "estimator:X:sparse-csc", "estimator:X:sparse-coo",
     "estimator:X:ndim-0d", "estimator:X:ndim-3d",        # scikit-learn's "Expected 2D array"
     "estimator:X:ndim-flat", "estimator:X:ndim-column",  # ... does not name X
