@@ -195,3 +195,50 @@ def test_the_scaled_gradient_is_what_tol_is_compared_with():
     rms = np.append(np.sqrt((X ** 2).mean(axis=0)), 1.0)
     assert np.isclose(res.history["grad_norm"][-1], np.abs(raw / rms).max(), rtol=1e-6)
     assert res.history["grad_norm"][-1] <= 1e-9
+
+
+# ------------------------------------------------------------------ divergence and overflow
+@pytest.mark.parametrize("model,kwargs", [
+    ("gaussian", dict(method="gd", lr=10.0)),
+    ("logistic", dict(lr=100.0, damping=0.0)),
+])
+def test_a_diverging_fit_is_named_and_returns_the_best_iterate(model, kwargs):
+    X, y = model_data(model, n=300)
+    with pytest.warns(ngdx.ConvergenceWarning, match="the fit diverged") as record:
+        res = ngdx.fit(X, y, model, max_iter=100, **kwargs)
+    message = str(record[0].message)
+    assert "smaller lr" in message and "step='kl'" in message and not res.converged
+    import re
+
+    best, grown = map(float, re.search(r"grew from (\S+) to (\S+);", message).groups())
+    objective = res.history["objective"]
+    assert grown > 100 * best and best == pytest.approx(objective.min(), rel=1e-5)
+    theta = np.append(res.coef, res.intercept)
+    X1 = np.hstack([X, np.ones((len(X), 1))])
+    assert np.isclose(ngdx.loss(X1, y, theta, model), objective.min(), rtol=1e-12)
+
+
+def test_values_whose_squares_overflow_are_a_value_error_naming_x():
+    X, y = logistic_data()
+    X[3, 1] = 1e300
+    for call in (lambda: ngdx.fit(X, y), lambda: ngdx.fisher(X, y, np.zeros(3)),
+                 lambda: ngdx.loss(X, y, np.zeros(3))):
+        with pytest.raises(ValueError, match=r"X holds values too large .*1e\+300"):
+            call()
+
+
+def test_weights_whose_sum_overflows_change_nothing():
+    X, y = logistic_data()
+    base = ngdx.fit(X, y, l2=0.1)
+    for w in (1e308, 1e-310):
+        res = ngdx.fit(X, y, l2=0.1, sample_weight=np.full(len(y), w))
+        assert res.converged
+        np.testing.assert_allclose(res.coef, base.coef, rtol=1e-9)
+
+
+def test_a_model_overflowing_at_theta_is_a_value_error_not_inf():
+    X, y = model_data("poisson")
+    with pytest.raises(ValueError, match="overflows float64 at this X, y and theta"):
+        ngdx.loss(X, y, np.array([800.0, 0.0, 0.0]), "poisson")
+    with pytest.raises(ValueError, match="overflows float64"):
+        ngdx.value_grad_curvature(X, np.full(len(y), 1e200), np.zeros(3), "gaussian")

@@ -438,12 +438,16 @@ def test_max_iter_gives_a_convergence_warning():
     assert not res.converged and res.n_iter == 2 and "max_iter" in res.message
 
 
-def test_non_finite_objective_stops_with_the_last_finite_iterate():
+def test_a_diverging_fit_stops_says_so_and_returns_the_best_iterate():
     X, y = data("poisson")
-    with pytest.warns(ConvergenceWarning, match="non-finite"):
+    with pytest.warns(ConvergenceWarning, match="the fit diverged") as record:
         res = ngdx.fit(X * 30, y, "poisson", "gd", lr=10.0, max_iter=50)
-    assert "non-finite" in res.message and not res.converged
+    assert "smaller lr" in str(record[0].message) and not res.converged
     assert np.isfinite(res.coef).all() and np.isfinite(res.history["objective"]).all()
+    best = int(np.argmin(res.history["objective"]))
+    theta = np.append(res.coef, res.intercept)
+    X1 = np.hstack([X * 30, np.ones((len(X), 1))])
+    assert np.isclose(ngdx.loss(X1, y, theta, "poisson"), res.history["objective"][best])
 
 
 def test_line_search_failure_is_reported():

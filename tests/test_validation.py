@@ -119,10 +119,13 @@ def test_nonfinite_F_and_g_are_named(bad):
 
 
 def test_large_finite_values_are_not_mistaken_for_non_finite():
-    # Their sum overflows to inf, but every entry is finite.
-    X = np.full((4, 2), 1e308)
+    # Their sum overflows to inf, but every entry is finite: X up to ~1e150 is used (the
+    # curvature sums squares), beyond it is a ValueError that says so, not "non-finite".
+    X = np.full((4, 2), 1e150)
     assert ngdx.loss(X, np.zeros(4), np.zeros(2), "gaussian") == pytest.approx(
         0.5 * np.log(2 * np.pi))
+    with pytest.raises(ValueError, match=r"X holds values too large .* max \|X\| = 1e\+308"):
+        ngdx.loss(np.full((4, 2), 1e308), np.zeros(4), np.zeros(2), "gaussian")
     x = ngdx.natural_gradient(np.diag([1e308, 1e308]), np.array([1e308, 1e308]))
     np.testing.assert_allclose(x, [1.0, 1.0])
 

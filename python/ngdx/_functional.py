@@ -44,6 +44,12 @@ def fused(X, y, theta, model="logistic", kind="none", *, diagonal=False, n_mc_sa
     loss, _ = _core.glm.fused_pass(model, X, y, theta, K, bool(fit_intercept), sample_weight,
                                    kind, bool(diagonal), int(n_mc_samples), int(seed),
                                    resolve_threads(n_threads), grad, curvature)
+    if not (np.isfinite(loss) and np.isfinite(grad).all()
+            and (curvature is None or np.isfinite(curvature).all())):
+        raise ValueError(
+            f"the loss, gradient or curvature of model {model!r} overflows float64 at this "
+            "X, y and theta: the linear predictor X @ theta (or y) is beyond the model's "
+            "range; use a smaller theta, or rescale X or y")
     return loss, grad, curvature
 
 

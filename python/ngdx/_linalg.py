@@ -7,7 +7,7 @@ from numpy.typing import ArrayLike
 
 from . import _core
 from ._config import resolve_threads
-from ._validation import as_float_array, check_bool, check_nonnegative
+from ._validation import as_float_array, check_bool, check_finite, check_nonnegative
 
 
 def fisher_from_scores(S: ArrayLike, *, diagonal: bool = False,
@@ -39,6 +39,7 @@ def fisher_from_scores(S: ArrayLike, *, diagonal: bool = False,
            [1., 2.]])
     """
     S = as_float_array(S, "S", 2)
+    check_finite(S, "S", squares=True)
     if S.shape[0] == 0 or S.shape[1] == 0:
         raise ValueError(f"S must have at least one row and one column, got shape {S.shape}")
     p = S.shape[1]

@@ -55,20 +55,32 @@ def as_float_array(a, name: str, ndim: int) -> np.ndarray:
     return arr
 
 
-def check_finite(arr: np.ndarray, name: str) -> None:
-    """Raise ``ValueError`` naming ``name`` when ``arr`` holds NaN or inf."""
-    # A finite sum proves every entry finite; only an overflowing or non-finite sum
-    # needs the elementwise look.
+def check_finite(arr: np.ndarray, name: str, squares: bool = False) -> None:
+    """Raise ``ValueError`` naming ``name`` when ``arr`` holds NaN or inf, or, with
+    ``squares``, float64 values so large that the sums of their squares a curvature forms
+    overflow (|x| beyond about 1e150)."""
+    # One pass decides the common case: a finite sum (of squares) proves every entry finite
+    # (and every Gram entry bounded); only an overflowing one needs the elementwise look.
+    flat = arr.reshape(-1)
     with np.errstate(over="ignore", invalid="ignore"):
-        if np.isfinite(arr.sum()):
+        if squares and arr.dtype == np.float64:
+            total = np.dot(flat, flat)
+        else:  # float32 squares cannot overflow a float64 accumulator
+            total = arr.sum()
+        if np.isfinite(total):
             return
     bad = ~np.isfinite(arr)
     if bad.any():
         where = np.argwhere(bad)[0]
         raise ValueError(
-            f"{name} must be finite; found {arr[tuple(where)]} at index {tuple(int(i) for i in where)} "
-            f"({int(bad.sum())} non-finite values)"
-        )
+            f"{name} must be finite; found {arr[tuple(where)]} at index "
+            f"{tuple(int(i) for i in where)} ({int(bad.sum())} non-finite values)")
+    if squares:
+        raise ValueError(
+            f"{name} holds values too large for a curvature: max |{name}| = "
+            f"{float(np.abs(flat).max()):.3g}, and the sum of the squares of its entries "
+            f"overflows float64; keep |{name}| below about 1e150 (rescale it: ngdx's fits do "
+            "not depend on the scale of the features)")
 
 
 def as_design(X) -> np.ndarray:
@@ -93,7 +105,7 @@ def as_design(X) -> np.ndarray:
             f"order ({arr.nbytes:,} bytes). Pass np.ascontiguousarray(X), once, or build X "
             "row-major to avoid the copy.", PerformanceWarning, stacklevel=_caller_level())
         arr = np.ascontiguousarray(arr)
-    check_finite(arr, "X")
+    check_finite(arr, "X", squares=True)
     if arr.shape[0] == 0 or arr.shape[1] == 0:
         raise ValueError(f"X must have at least one row and one column, got shape {arr.shape}")
     return arr
@@ -211,8 +223,15 @@ def check_sample_weight(sample_weight, n: int):
         raise ValueError(f"sample_weight has {sw.shape[0]} entries but X has {n} rows")
     if (sw < 0).any():
         raise ValueError("sample_weight must be non-negative")
-    if not sw.sum() > 0:
+    top = float(sw.max())
+    if not top > 0:
         raise ValueError("sample_weight must have a positive sum")
+    with np.errstate(over="ignore"):
+        total = sw.sum()
+    if not np.isfinite(total) or top < 1e-150:
+        # Only the weights' ratios matter (fits use sum_i s_i l_i / sum_i s_i): rescaled
+        # so that their sum, and the products with them, stay in range.
+        sw = sw / top
     return sw
 
 

@@ -30,6 +30,12 @@ from .state import State, print_header, print_row, record, scaled_norm
 from .steps import gradient_descent_lr
 
 MAX_DAMPING_RAISES = 60  # damping increases (failed solves or rejected steps) per iteration
+# A fit has diverged when its objective exceeds the best seen by this many times
+# max(|best|, 1): orders of magnitude, not the ups and downs of a fixed step.
+DIVERGENCE_FACTOR = 100.0
+DIVERGED = ("the fit diverged: the objective grew from {best:.6g} to {f:.6g}; returning "
+            "the best iterate seen (iteration {at}). Use a smaller lr, damping='adaptive' "
+            "(or a larger damping), step='kl' or step='armijo'")
 
 
 class Solver:
@@ -61,6 +67,12 @@ class Solver:
 
     # ------------------------------------------------------------------ the loop
     def run(self, theta) -> FitResult:
+        # Overflow is handled where it happens (a non-finite trial point is rejected or
+        # ends the fit with the best iterate), never as a NumPy warning.
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+            return self._run(theta)
+
+    def _run(self, theta):
         state = self._setup(theta)
         if not math.isfinite(state.f):
             return self._finish(state, False, "the objective is not finite at the starting "
@@ -87,6 +99,7 @@ class Solver:
         state = State(theta=theta, f=ev.f, grad=ev.grad, n_misclassified=ev.n_misclassified,
                       damping=0.0, grad_unit=1.0 / self.objective.param_scale())
         state.refresh_grad = state.grad_norm
+        state.best_theta, state.best_f, state.best_grad = theta.copy(), state.f, state.grad
         state.lr = self.lr if self.lr is not None else (
             1.0 if self.curvature.needs_statistics
             else gradient_descent_lr(self.objective, state.theta))
@@ -134,9 +147,8 @@ class Solver:
             verdict = self.damping.judge(state.f, trial.f, predicted,
                                          resolution(state.f, self.objective.rows.n_rows),
                                          state.grad_norm, scaled_norm(trial.grad, state.grad_unit))
-            if verdict == STOP:
-                return ("the objective became non-finite; returning the last finite "
-                        "iterate (reduce lr, use step='armijo' or damping='adaptive')")
+            if verdict == STOP or (verdict == ACCEPT and self._diverged(state, trial.f)):
+                return self._diverged_message(state, trial.f)
             if verdict == REJECT:  # not an iteration: retried with a better curvature model
                 self.record_rejection(state)
                 if state.curvature_age > 0:  # the reused curvature's model failed
@@ -159,6 +171,16 @@ class Solver:
             return None
         return ("the damping was raised too often without an acceptable step "
                 f"(damping = {state.damping:.3g})")
+
+    def _diverged(self, state, f_new):
+        return f_new > state.best_f + DIVERGENCE_FACTOR * max(abs(state.best_f), 1.0)
+
+    def _diverged_message(self, state, f_new):
+        """Sets: the state back to the best iterate seen. The reason the fit stops."""
+        message = DIVERGED.format(best=state.best_f, f=f_new, at=state.best_iter)
+        state.theta, state.f = state.best_theta, state.best_f
+        state.grad = state.best_grad
+        return message
 
     # ------------------------------------------------------------------ steps of the loop
     def evaluate(self, theta, with_curvature):
@@ -193,6 +215,9 @@ class Solver:
         if not self.schedule.reuse:  # else the kept curvature and its factor serve the next step
             self.curvature.refresh(state.theta, trial.stats)
         state.n_iter += 1
+        if state.f < state.best_f:
+            state.best_theta, state.best_f, state.best_grad = state.theta, state.f, state.grad
+            state.best_iter = state.n_iter
         self._record(state, step_norm=float(np.linalg.norm(delta)), kl=kl, damping=used_damping,
                      curvature=trial.stats is not None)
 

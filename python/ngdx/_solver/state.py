@@ -28,6 +28,10 @@ class State:
     reuse_constant: float = math.nan  # a reused step's rate per unit of refresh_grad
     passes_recorded: int = 0      # passes over the data up to the last record
     grad_unit: np.ndarray | float = 1.0  # 1 / each parameter's feature scale
+    best_theta: np.ndarray | None = None  # the iterate of lowest objective so far
+    best_f: float = math.inf
+    best_grad: np.ndarray | None = None
+    best_iter: int = 0
     history: dict = field(default_factory=lambda: {k: [] for k in HISTORY_KEYS})
 
     @property
