@@ -25,6 +25,7 @@ using OptArray = std::optional<Array>;
 
 /// Each binds one layer's kernels into its submodule of _core (see module.cpp).
 void register_glm(py::module_& m);
+void register_sparse(py::module_& m);  // the GLM kernels on a CSR X, also into _core.glm
 void register_linalg(py::module_& m);
 void register_runtime(py::module_& m);
 
