@@ -209,3 +209,32 @@ def test_the_core_takes_index_arrays_of_one_dtype_without_conversion():
                       indptr=args["indptr"].astype(dtypes[1])))
     with pytest.raises(TypeError):
         call(dict(args, data=args["data"].astype(np.float32)))
+
+
+def test_the_csr_kernels_check_their_arguments_as_the_dense_ones():
+    Xs, _, y, theta = sparse_problem("multinomial", 30, 3, 3, seed=0)
+    p = theta.size
+
+    def pass_(model="multinomial", y=y, theta=theta, kind="mc", n_samples=1, curvature=True):
+        return _core.glm.fused_pass_csr(model, *parts(Xs), y, theta, 3, True, None, kind, False,
+                                        n_samples, 0, 1, np.empty(p),
+                                        np.empty((p, p)) if curvature else None)
+
+    pass_()
+    with pytest.raises(ValueError, match="n_samples must be >= 1"):
+        pass_(n_samples=0)
+    with pytest.raises(ValueError, match="curvature_out is needed for kind 'true'"):
+        pass_(kind="true", curvature=False)
+    with pytest.raises(ValueError, match=r"theta must have shape \(12,\), got \(11,\)"):
+        pass_(theta=theta[:-1])
+    with pytest.raises(ValueError, match=r"y must have shape \(30,\)"):
+        pass_(y=y[:-1])
+    bad = y.copy()
+    bad[4] = 3.0
+    with pytest.raises(ValueError, match="labels must be integers in 0..2, got 3.0+ at row 4"):
+        pass_(y=bad)
+    with pytest.raises(ValueError, match="multinomial needs at least 2 classes, got 1"):
+        _core.glm.curvature_weights_csr("multinomial", *parts(Xs), y, theta[:4], True, None,
+                                        "true", 1, 0, 1, np.empty(30))
+    with pytest.raises(ValueError, match="unknown model 'tobit'"):
+        pass_(model="tobit")
