@@ -93,6 +93,21 @@ def numpy_syrk_pass(X, y, theta):
     return loss, grad, fisher
 
 
+def float64_pass_of(X32, y, theta, chunk=100_000):
+    """ngdx's one-thread float64 pass over the values of a float32 X, converted a chunk of
+    rows at a time (the pass is a mean over rows): no second (n, d) array."""
+    from ngdx._functional import fused
+
+    n = X32.shape[0]
+    total = None
+    for i in range(0, n, chunk):
+        part = fused(X32[i:i + chunk].astype(np.float64), y[i:i + chunk], theta, "logistic",
+                     "true", n_threads=1)
+        share = [(min(chunk, n - i) / n) * a for a in part]
+        total = share if total is None else [t + a for t, a in zip(total, share)]
+    return tuple(total)
+
+
 def assert_close(actual, desired, rtol, what):
     """max |actual - desired| <= rtol * max |desired|: relative to the result's scale.
 

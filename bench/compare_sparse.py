@@ -92,9 +92,11 @@ def fit_ngdx(X, y, threads):
     n, d = X.shape
     rows = CSRRows(X, y, fit_intercept=True, n_threads=threads)
     objective = GLMObjective(rows, family, 1, l2=L2)
-    name = representation("ngd", "auto", family, "true", n, d + 1, 1)
+    x_bytes = X.data.nbytes + X.indices.nbytes + X.indptr.nbytes
+    name = representation("ngd", "auto", family, "true", n, d + 1, 1, x_bytes)
+    unit = None if name == "woodbury" else objective.param_scale() ** 2
     curvature = REPRESENTATIONS[name](objective, kind="true", n_mc_samples=1,
-                                      rng=np.random.default_rng(0))
+                                      rng=np.random.default_rng(0), unit=unit)
     schedule = CurvatureSchedule(exact=curvature.exact,
                                  reuse=use_reuse("auto", "ngd", "fixed", name, n, d, 1, True),
                                  tol=TOL, cost=refresh_cost(n, d, 1, True))

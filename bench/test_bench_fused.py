@@ -11,9 +11,10 @@ records GFLOP/s counted as n d^2 per pass.
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
-from _problems import (RTOL, SIZES, assert_close, check_pass, mirror_lower, numpy_pass,
-                       numpy_syrk_pass, sqrt_weights, syrk_lower)
+from _problems import (RTOL, SIZES, assert_close, check_pass, float64_pass_of, mirror_lower,
+                       numpy_pass, numpy_syrk_pass, sqrt_weights, syrk_lower)
 
 from ngdx import _core
 from ngdx._functional import fused
@@ -41,6 +42,17 @@ def test_ngdx_2_threads(run, problem, reference):
 def test_ngdx_1_thread(run, problem, reference):
     got = run(lambda: fused(*problem, "logistic", "true", n_threads=1))
     check_pass(got, reference["numpy"], "ngdx (1 thread) vs NumPy", symmetric=True)
+
+
+@pytest.mark.parametrize("problem", TALL, indirect=True)
+def test_ngdx_float32_X_2_threads(run, problem):
+    """A float32 X (half the bytes to read), read by the core as it is and accumulated in
+    float64; checked against the float64 pass over the same values."""
+    X, y, theta = problem
+    X32 = X.astype(np.float32)
+    got = run(lambda: fused(X32, y, theta, "logistic", "true", n_threads=2))
+    check_pass(got, float64_pass_of(X32, y, theta), "ngdx float32 X vs float64 of its values",
+               symmetric=True)
 
 
 @pytest.mark.parametrize("kernel", _core.runtime.gram_kernels()[1:])

@@ -2,9 +2,9 @@
 
 One table of (representation, how a fit reaches it) and one set of checks that each must
 pass against the NumPy reference's curvature, so a new representation is tested by adding
-a row: its solve inverts M + damping I (K-FAC: its factored damping), ``quad`` is v^T M v,
-``scale`` the mean diagonal of M, ``step_kl`` (when given) 1/2 delta^T F delta with the
-true Fisher, and the statistics it computes are the reference's.
+a row: its solve inverts M + damping diag(unit) (K-FAC: its factored damping), ``quad``
+is v^T M v, ``scale`` the mean of diag(M) / unit, ``step_kl`` (when given) 1/2 delta^T F
+delta with the true Fisher, and the statistics it computes are the reference's.
 """
 
 from __future__ import annotations
@@ -74,11 +74,12 @@ def test_quad_scale_and_solve_match_the_reference_matrix(case):
     rng = np.random.default_rng(1)
     v = rng.normal(size=obj.p)
     np.testing.assert_allclose(curvature.quad(v), v @ M @ v, rtol=1e-10)
-    np.testing.assert_allclose(curvature.scale(), np.mean(np.diag(M)), rtol=1e-10)
+    unit = curvature.unit  # c_j^2: damping acts in the units of standardized features
+    np.testing.assert_allclose(curvature.scale(), np.mean(np.diag(M) / unit), rtol=1e-10)
     g = obj.evaluate(theta).grad  # a gradient: orthogonal to a softmax's flat directions
     damping = 0.05 if curvature.needs_statistics else 0.0  # gradient descent ignores it
     step = curvature.solve(g, damping)
-    residual = (M + damping * np.eye(obj.p)) @ step - g
+    residual = (M + damping * np.diag(unit)) @ step - g
     rtol = 0.1 if case == "cg" else 1e-9  # CG stops at its forcing term, min(0.1, sqrt|g|)
     assert np.linalg.norm(residual) <= rtol * np.linalg.norm(g)
 
@@ -96,8 +97,10 @@ def test_kronecker_solves_its_factored_damping_and_reads_a_kron_g():
     np.testing.assert_allclose(curvature.quad(v), v @ np.kron(A, G) @ v, rtol=1e-10)
     damping = 0.05
     gamma = damping + obj.l2
-    pi = np.sqrt((np.trace(A) / A.shape[0]) / (np.trace(G) / K))
-    A_d = A + pi * np.sqrt(gamma) * np.eye(A.shape[0])
+    a_unit = curvature.unit.reshape(-1, K)[:, 0]  # the squared scale of each input
+    np.testing.assert_allclose(a_unit[:-1], sw @ X**2 / sw.sum(), rtol=1e-12)  # weighted RMS^2
+    pi = np.sqrt(np.mean(np.diag(A) / a_unit) / (np.trace(G) / K))
+    A_d = A + pi * np.sqrt(gamma) * np.diag(a_unit)
     G_d = G + np.sqrt(gamma) / pi * np.eye(K) + np.trace(G) / K / K * np.ones((K, K))
     g = obj.evaluate(theta).grad
     np.testing.assert_allclose(curvature.solve(g, damping),

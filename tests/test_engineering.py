@@ -1,10 +1,12 @@
 """Engineering guarantees: any dtype and layout, inputs never modified, no copy of a
-well-laid-out X, deterministic threads, the default thread count, the GIL released
+well-laid-out X (C-contiguous float64 or float32), one PerformanceWarning for an X copied
+for its layout, deterministic threads, the default thread count, the GIL released
 during computation, and fresh C-contiguous float64 results.
 """
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import types
 from concurrent.futures import ThreadPoolExecutor
@@ -128,6 +130,19 @@ LAYOUTS = {
     "unaligned": lambda a: (_unaligned(a), a),
     "transposed_view": lambda a: (np.ascontiguousarray(a.T).T, a),
 }
+#: The layouts of LAYOUTS whose X is copied to C order, with a PerformanceWarning.
+COPIED_LAYOUTS = ("fortran", "rows_strided", "cols_strided", "rows_reversed", "cols_reversed",
+                  "transposed_view")
+
+
+def copied_for_layout(layout):
+    """pytest.warns(PerformanceWarning) when X of ``layout`` is copied for its layout, else
+    a context that lets no warning through (pytest's settings make warnings errors)."""
+    if layout in COPIED_LAYOUTS or layout == "float32_fortran":
+        return pytest.warns(ngdx.PerformanceWarning, match=r"copying it to C order")
+    return contextlib.nullcontext()
+
+
 X_DTYPES = {
     "float32": lambda a: (a.astype(np.float32), a.astype(np.float32).astype(np.float64)),
     "float16": lambda a: (a.astype(np.float16), a.astype(np.float16).astype(np.float64)),
@@ -166,8 +181,9 @@ def _y_variants(model, y):
 def test_X_layout_does_not_change_results(model, layout):
     X, y, theta, theta_q = make_problem(model)
     variant, values = LAYOUTS[layout](X)
-    assert_all_close(evaluate(variant, y, theta, theta_q, model),
-                     evaluate(np.ascontiguousarray(values), y, theta, theta_q, model))
+    with copied_for_layout(layout):
+        got = evaluate(variant, y, theta, theta_q, model)
+    assert_all_close(got, evaluate(np.ascontiguousarray(values), y, theta, theta_q, model))
 
 
 @pytest.mark.parametrize("model", MODELS)
@@ -176,8 +192,9 @@ def test_X_dtype_gives_the_float64_result_of_its_values(model, dtype):
     X, y, theta, theta_q = make_problem(model)
     variant, values = X_DTYPES[dtype](X)
     assert values.dtype == np.float64
-    assert_all_close(evaluate(variant, y, theta, theta_q, model),
-                     evaluate(np.ascontiguousarray(values), y, theta, theta_q, model))
+    with copied_for_layout(dtype):
+        got = evaluate(variant, y, theta, theta_q, model)
+    assert_all_close(got, evaluate(np.ascontiguousarray(values), y, theta, theta_q, model))
 
 
 @pytest.mark.parametrize("model", MODELS)
@@ -258,9 +275,10 @@ def test_inputs_are_not_modified(model, layout):
     arrays = (X, y, theta, theta_q)
     snapshot = _snapshot(*arrays)
     for n_threads in (1, 2):
-        evaluate(X, y, theta, theta_q, model, n_threads=n_threads)
-        ngdx.fisher(X, None, theta, model, "mc", seed=1, n_threads=n_threads)
-        ngdx.fisher(X, None, theta, model, "true", n_threads=n_threads)
+        with copied_for_layout(layout):
+            evaluate(X, y, theta, theta_q, model, n_threads=n_threads)
+            ngdx.fisher(X, None, theta, model, "mc", seed=1, n_threads=n_threads)
+            ngdx.fisher(X, None, theta, model, "true", n_threads=n_threads)
     _assert_unchanged(arrays, snapshot)
 
 
@@ -294,42 +312,71 @@ def test_failed_solve_does_not_modify_F_or_g():
 
 
 # ----------------------------------------------------------------------- no copy of a good X
-def test_well_laid_out_arrays_are_not_copied():
-    X = np.random.default_rng(7).normal(size=(20, 3))
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_well_laid_out_arrays_are_not_copied(dtype):
+    X = np.random.default_rng(7).normal(size=(20, 3)).astype(dtype)
     assert _validation.as_design(X) is X
-    assert _validation.as_float_array(X, "X", 2) is X
-    v = X[:, 0].copy()
-    assert _validation.as_float_array(v, "v", 1) is v
     ro = _read_only(X)
     assert _validation.as_design(ro) is ro
-    sub = X[5:]  # a C-contiguous float64 view into another array
+    sub = X[5:]  # a C-contiguous view into another array
     assert _validation.as_design(sub) is sub
+    column = np.asfortranarray(X[:, :1])  # one column: Fortran and C order at once
+    assert _validation.as_design(column) is column
+    X64 = X.astype(np.float64)
+    assert _validation.as_float_array(X64, "X", 2) is X64
+    v = X64[:, 0].copy()
+    assert _validation.as_float_array(v, "v", 1) is v
 
 
-CONVERTED = {
-    "fortran": lambda X: np.asfortranarray(X),
-    "float32": lambda X: X.astype(np.float32),
+CONVERTED = {  # converted to float64 for their dtype (whatever their layout): no warning
     "int64": lambda X: X.round().astype(np.int64),
+    "int64_fortran": lambda X: np.asfortranarray(X.round().astype(np.int64)),
+    "float16": lambda X: X.astype(np.float16),
     "bool": lambda X: X > 0,
+    "big_endian": lambda X: X.astype(">f8"),
+    "big_endian_float32": lambda X: X.astype(">f4"),
+    "list": lambda X: X.tolist(),
+}
+RELAID = {  # float64 or float32 copied to C order for their layout: a PerformanceWarning
+    "fortran": lambda X: np.asfortranarray(X),
+    "float32_fortran": lambda X: np.asfortranarray(X.astype(np.float32)),
     "rows_strided": _rows_strided,
     "cols_strided": _cols_strided,
     "rows_reversed": lambda X: _reversed(X, 0),
-    "big_endian": lambda X: X.astype(">f8"),
-    "list": lambda X: X.tolist(),
+    "float32_cols_reversed": lambda X: _reversed(X.astype(np.float32), -1),
 }
 
 
+def _assert_fresh_c_copy(converted, variant, dtype):
+    assert converted is not variant
+    assert converted.dtype == dtype and converted.dtype.isnative
+    assert converted.flags.c_contiguous
+    np.testing.assert_array_equal(converted, np.asarray(variant, dtype=dtype))
+    if isinstance(variant, np.ndarray):
+        assert not np.shares_memory(converted, variant)
+
+
 @pytest.mark.parametrize("layout", sorted(CONVERTED))
-def test_other_arrays_are_converted_to_a_new_c_contiguous_float64_array(layout):
+def test_other_dtypes_are_converted_to_a_new_c_contiguous_float64_array(layout):
     X = np.random.default_rng(7).normal(size=(20, 3))
     variant = CONVERTED[layout](X)
-    for converted in (_validation.as_design(variant), _validation.as_float_array(variant, "X", 2)):
-        assert converted is not variant
-        assert converted.dtype == np.float64 and converted.dtype.isnative
-        assert converted.flags.c_contiguous
-        np.testing.assert_array_equal(converted, np.asarray(variant, dtype=np.float64))
-        if isinstance(variant, np.ndarray):
-            assert not np.shares_memory(converted, variant)
+    _assert_fresh_c_copy(_validation.as_design(variant), variant, np.float64)
+    _assert_fresh_c_copy(_validation.as_float_array(variant, "X", 2), variant, np.float64)
+
+
+@pytest.mark.parametrize("layout", sorted(RELAID))
+def test_other_layouts_are_copied_to_c_order_once_with_a_warning_saying_the_cost(layout):
+    X = np.random.default_rng(7).normal(size=(20, 3))
+    variant = RELAID[layout](X)
+    with pytest.warns(ngdx.PerformanceWarning) as record:
+        converted = _validation.as_design(variant)
+    assert len(record) == 1
+    message = str(record[0].message)
+    assert f"({variant.nbytes:,} bytes)" in message and "np.ascontiguousarray(X)" in message
+    assert ("Fortran-ordered" in message) == layout.endswith("fortran")
+    assert record[0].filename == __file__  # points at the caller, not at ngdx
+    _assert_fresh_c_copy(converted, variant, variant.dtype)
+    _assert_fresh_c_copy(_validation.as_float_array(variant, "X", 2), variant, np.float64)
 
 
 class _Recorder:

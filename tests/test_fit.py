@@ -597,8 +597,8 @@ def test_results_are_deterministic_for_a_thread_count(model):
     (dict(max_iter=0), "max_iter must be an integer >= 1"),
     (dict(l2=-1.0), "l2 must be >= 0"),
     (dict(tol=-1.0), "tol must be >= 0"),
-    (dict(damping=-1.0), "damping must be >= 0"),
-    (dict(damping="auto"), "unknown damping 'auto'; valid: adaptive"),
+    (dict(damping=-1.0), "damping must be a finite number >= 0 or 'adaptive', got -1.0"),
+    (dict(damping="auto"), "damping must be a number >= 0 or 'adaptive', got 'auto'"),
     (dict(sample_weight=np.ones(3)), "sample_weight has 3 entries"),
     (dict(sample_weight=-np.ones(400)), "sample_weight must be non-negative"),
     (dict(sample_weight=np.zeros(400)), "positive sum"),
@@ -647,14 +647,23 @@ def test_woodbury_takes_the_same_steps_as_cholesky(model, fit_intercept):
          "probit": (rng.standard_normal(60) < eta).astype(float),
          "poisson": rng.poisson(np.exp(eta)).astype(float),
          "gaussian": eta + rng.normal(size=60)}[model]
-    kw = dict(l2=0.05, fit_intercept=fit_intercept, tol=1e-8, damping="adaptive")
+    # Without damping both solve (J^T J + l2 P) step = grad: the same steps. (With it, the
+    # dense path damps in standardized units, the sample-space path lambda I.)
+    kw = dict(l2=0.05, fit_intercept=fit_intercept, tol=1e-8, damping=0.0)
     a = ngdx.fit(X, y, model, linear_solver="cholesky", **kw)
     b = ngdx.fit(X, y, model, linear_solver="woodbury", **kw)
     assert (a.linear_solver, b.linear_solver) == ("cholesky", "woodbury")
     assert a.n_iter == b.n_iter and b.converged
-    np.testing.assert_allclose(b.history["objective"], a.history["objective"], rtol=1e-12)
+    # two different factorizations (p x p in standardized coordinates, n x n): rounding,
+    # amplified by undamped early Poisson steps (objective 48 at the second iterate)
+    np.testing.assert_allclose(b.history["objective"], a.history["objective"], rtol=1e-10)
     np.testing.assert_allclose(b.history["kl"], a.history["kl"], rtol=1e-8, atol=1e-15)
     np.testing.assert_allclose(b.coef, a.coef, atol=1e-9)
+    kw["damping"] = "adaptive"
+    a = ngdx.fit(X, y, model, linear_solver="cholesky", **kw)
+    b = ngdx.fit(X, y, model, linear_solver="woodbury", **kw)
+    assert a.converged and b.converged
+    np.testing.assert_allclose(b.coef, a.coef, atol=1e-7)
 
 
 def test_woodbury_is_chosen_automatically_for_wide_data():
@@ -662,7 +671,7 @@ def test_woodbury_is_chosen_automatically_for_wide_data():
     X = rng.normal(size=(40, 100))
     y = (rng.random(40) < 0.5).astype(float)
     assert ngdx.fit(X, y, l2=0.1).linear_solver == "woodbury"
-    assert ngdx.fit(X[:, :10], y, l2=0.1).linear_solver == "cholesky"
+    assert ngdx.fit(np.ascontiguousarray(X[:, :10]), y, l2=0.1).linear_solver == "cholesky"
     assert ngdx.fit(X, y, method="gd", l2=0.1, max_iter=5000).linear_solver == "none"
     with pytest.raises(ValueError, match="linear_solver 'woodbury' is for methods"):
         ngdx.fit(X, y, method="diag", linear_solver="woodbury")

@@ -45,7 +45,7 @@ def test_multinomial_matches_sklearn_iris(method):
 
 def test_weighted_logistic_matches_sklearn():
     X, y = load_breast_cancer(return_X_y=True)
-    X = StandardScaler().fit_transform(X)[:, :8]
+    X = np.ascontiguousarray(StandardScaler().fit_transform(X)[:, :8])
     w = np.random.default_rng(0).uniform(0.2, 3.0, size=len(y))
     C = 1.0
     ref = LogisticRegression(C=C, solver="newton-cholesky", tol=1e-12, max_iter=1000)
@@ -58,7 +58,7 @@ def test_weighted_logistic_matches_sklearn():
 @pytest.mark.parametrize("method", METHODS)
 def test_probit_matches_statsmodels_spector(method):
     data = sm.datasets.spector.load_pandas()
-    X, y = data.exog.to_numpy(float), data.endog.to_numpy(float)
+    X, y = np.ascontiguousarray(data.exog.to_numpy(float)), data.endog.to_numpy(float)
     ref = sm.Probit(y, sm.add_constant(X)).fit(method="newton", tol=1e-14, maxiter=200, disp=0)
     res = ngdx.fit(X, y, "probit", method, tol=1e-11)
     assert res.converged
@@ -69,7 +69,7 @@ def test_probit_matches_statsmodels_spector(method):
 @pytest.mark.parametrize("method", METHODS)
 def test_poisson_matches_statsmodels_randhie(method):
     data = sm.datasets.randhie.load_pandas()
-    X, y = data.exog.to_numpy(float), data.endog.to_numpy(float)
+    X, y = np.ascontiguousarray(data.exog.to_numpy(float)), data.endog.to_numpy(float)
     ref = sm.GLM(y, sm.add_constant(X), family=sm.families.Poisson()).fit(tol=1e-14,
                                                                            maxiter=200)
     res = ngdx.fit(X, y, "poisson", method, tol=1e-11)

@@ -59,6 +59,8 @@ def test_the_objective_over_csr_rows_equals_it_over_dense_rows(model, fit_interc
     close(sparse.fisher_vector_product(theta, v), dense.fisher_vector_product(theta, v))
     close(sparse.step_kl(theta, v), dense.step_kl(theta, v))
     close(sparse.input_gram(), dense.input_gram())
+    close(sparse.param_scale(), dense.param_scale())
+    close(sparse.rows.column_scale(max_rows=50), dense.rows.column_scale(max_rows=50))
     close(sparse.linear_predictor(theta), dense.linear_predictor(theta))
     if sparse.family.multi_output:
         close(sparse.output_fisher(theta), dense.output_fisher(theta))

@@ -1,9 +1,9 @@
-// What every register_*.cpp shares: the array type the bindings accept, shape checks with
+// What every register_*.cpp shares: the array types the bindings accept, shape checks with
 // messages that name the argument, and the name -> enum maps. Python (python/ngdx/)
-// validates values and converts every array to C-contiguous float64 once; here only
-// shapes are checked, so no input can make a kernel read or write out of bounds. Arrays
-// are taken without conversion (noconvert): a wrongly laid-out array is a TypeError,
-// never a silent copy.
+// validates values and converts every array to C-contiguous float64 once (X: float64 or
+// float32); here only shapes are checked, so no input can make a kernel read or write out
+// of bounds. Arrays are taken without conversion (noconvert): a wrongly laid-out array is
+// a TypeError, never a silent copy.
 #pragma once
 
 #include <pybind11/numpy.h>
@@ -23,6 +23,8 @@ namespace py = pybind11;
 
 using Array = py::array_t<double, py::array::c_style>;
 using OptArray = std::optional<Array>;
+/// An input matrix the kernels read as it is: C-contiguous float64 or float32 (rows_view).
+using InputMatrix = py::array;
 
 /// Each binds one layer's kernels into its submodule of _core (see module.cpp).
 void register_glm(py::module_& m);
@@ -93,12 +95,29 @@ inline PassRequest make_pass_request(Index p, const std::string& kind, bool diag
   return req;
 }
 
+/// A 2-D C-contiguous float64 or float32 array as a RowsView; TypeError for any other
+/// dtype or layout (as pybind11's noconvert gives for the float64-only arguments).
+inline RowsView rows_view(const InputMatrix& a, const char* name) {
+  RowsView view;
+  if (py::array_t<double, py::array::c_style>::check_(a)) view.type = Scalar::f64;
+  else if (py::array_t<float, py::array::c_style>::check_(a)) view.type = Scalar::f32;
+  else
+    throw py::type_error(std::string(name) + " must be a C-contiguous float64 or float32 array, "
+                         "got dtype " + py::str(a.dtype()).cast<std::string>() +
+                         (a.flags() & py::array::c_style ? "" : ", not C-contiguous"));
+  require(a.ndim() == 2, std::string(name) + " must be 2-D, got shape " + shape_of(a));
+  view.data = a.data();
+  view.cols = a.shape(1);
+  return view;
+}
+
 /// The frozen problem, with shapes checked against X.
-inline Problem make_problem(const Array& X, const OptArray& y, Index n_classes, bool fit_intercept,
-                            const OptArray& sample_weight) {
-  require(X.ndim() == 2, "X must be 2-D, got shape " + shape_of(X));
+inline Problem make_problem(const InputMatrix& X, const OptArray& y, Index n_classes,
+                            bool fit_intercept, const OptArray& sample_weight) {
+  const RowsView rows = rows_view(X, "X");
   Problem pb;
-  pb.X = X.data();
+  pb.X = rows.data;
+  pb.x_type = rows.type;
   pb.n = X.shape(0);
   pb.d = X.shape(1);
   pb.n_classes = n_classes;

@@ -7,7 +7,7 @@
 namespace ngdx::bindings {
 namespace {
 
-py::tuple fused_pass(const std::string& model_name, const Array& X, const OptArray& y,
+py::tuple fused_pass(const std::string& model_name, const InputMatrix& X, const OptArray& y,
                   const Array& theta, Index n_classes, bool fit_intercept,
                   const OptArray& sample_weight, const std::string& kind, bool diagonal,
                   Index n_samples, std::uint64_t seed, int n_threads, OptArray grad_out,
@@ -41,7 +41,7 @@ py::tuple fused_pass(const std::string& model_name, const Array& X, const OptArr
   return py::make_tuple(result.loss, result.n_misclassified);
 }
 
-void curvature_weights(const std::string& model_name, const Array& X, const Array& y,
+void curvature_weights(const std::string& model_name, const InputMatrix& X, const Array& y,
                        const Array& theta, bool fit_intercept, const OptArray& sample_weight,
                        const std::string& kind, Index n_samples, std::uint64_t seed,
                        int n_threads, Array out) {
@@ -58,7 +58,7 @@ void curvature_weights(const std::string& model_name, const Array& X, const Arra
   ngdx::curvature_weights(model, pb, theta.data(), req, dst, n_threads);
 }
 
-void scores(const std::string& model_name, const Array& X, const Array& y, const Array& theta,
+void scores(const std::string& model_name, const InputMatrix& X, const Array& y, const Array& theta,
             Index n_classes, bool fit_intercept, int n_threads, Array out) {
   const Model model = parse_model(model_name);
   const ngdx::Problem pb = make_problem(X, y, n_classes, fit_intercept, std::nullopt);
@@ -69,7 +69,7 @@ void scores(const std::string& model_name, const Array& X, const Array& y, const
   ngdx::scores(model, pb, theta.data(), dst, n_threads);
 }
 
-void predict_mean(const std::string& model_name, const Array& X, const Array& theta,
+void predict_mean(const std::string& model_name, const InputMatrix& X, const Array& theta,
                   Index n_classes, bool fit_intercept, int n_threads, Array out) {
   const Model model = parse_model(model_name);
   const ngdx::Problem pb = make_problem(X, std::nullopt, n_classes, fit_intercept, std::nullopt);
@@ -80,7 +80,7 @@ void predict_mean(const std::string& model_name, const Array& X, const Array& th
   ngdx::predict_mean(model, pb, theta.data(), dst, n_threads);
 }
 
-double mean_kl(const std::string& model_name, const Array& X, const Array& theta_p,
+double mean_kl(const std::string& model_name, const InputMatrix& X, const Array& theta_p,
                const Array& theta_q, Index n_classes, bool fit_intercept,
                const OptArray& sample_weight, int n_threads) {
   const Model model = parse_model(model_name);
@@ -91,9 +91,10 @@ double mean_kl(const std::string& model_name, const Array& X, const Array& theta
   return ngdx::mean_kl(model, pb, theta_p.data(), theta_q.data(), n_threads);
 }
 
-double fisher_vector_product(const std::string& model_name, const Array& X, const Array& theta,
-                             const Array& v, Index n_classes, bool fit_intercept,
-                             const OptArray& sample_weight, int n_threads, Array out) {
+double fisher_vector_product(const std::string& model_name, const InputMatrix& X,
+                             const Array& theta, const Array& v, Index n_classes,
+                             bool fit_intercept, const OptArray& sample_weight, int n_threads,
+                             Array out) {
   const Model model = parse_model(model_name);
   const ngdx::Problem pb = make_problem(X, std::nullopt, n_classes, fit_intercept, sample_weight);
   require_shape(theta, "theta", pb.n_params());
@@ -104,7 +105,7 @@ double fisher_vector_product(const std::string& model_name, const Array& X, cons
   return ngdx::fisher_vector_product(model, pb, theta.data(), v.data(), dst, n_threads);
 }
 
-void sample_labels(const std::string& model_name, const Array& X, const Array& theta,
+void sample_labels(const std::string& model_name, const InputMatrix& X, const Array& theta,
                    Index n_classes, bool fit_intercept, Index n_samples, std::uint64_t seed,
                    int n_threads, Array out) {
   const Model model = parse_model(model_name);

@@ -44,16 +44,16 @@ void cholesky_solve(const Array& factor, const Array& g, Array out) {
   ngdx::cholesky_solve(factor.data(), p, g.data(), dst);
 }
 
-void weighted_gram(const Array& A, const OptArray& w, bool intercept, double scale,
+void weighted_gram(const InputMatrix& A, const OptArray& w, bool intercept, double scale,
                    int n_threads, Array out) {
-  require(A.ndim() == 2, "A must be 2-D, got shape " + shape_of(A));
+  const RowsView rows = rows_view(A, "A");
   const Index n = A.shape(0), d = A.shape(1), dp = d + (intercept ? 1 : 0);
   if (w) require_shape(*w, "w", n);
   require_shape(out, "out", dp, dp);
   const double* weights = w ? w->data() : nullptr;
   double* dst = out.mutable_data();
   py::gil_scoped_release release;  // as in fused_pass (register_glm.cpp)
-  ngdx::weighted_gram(A.data(), n, d, intercept, weights, scale, n_threads, dst);
+  ngdx::weighted_gram(rows, n, intercept, weights, scale, n_threads, dst);
 }
 
 bool kron_solve(const Array& A, const Array& G, const Array& V, double damping_a,
@@ -82,10 +82,10 @@ void register_linalg(py::module_& m) {
         py::arg("out").noconvert(), "Solves with a factor from damped_cholesky_factor into out.");
   m.def("weighted_gram", &weighted_gram, py::arg("A").noconvert(), py::arg("w").noconvert(),
         py::arg("intercept"), py::arg("scale"), py::arg("n_threads"), py::arg("out").noconvert(),
-        "out (dp, dp) = scale * sum_i w_i a_i a_i^T, full symmetric; a_i is row i of A (n, d)\n"
-        "with a trailing 1 when intercept (dp = d + intercept); w (n,) or None for unit\n"
-        "weights, signed allowed. Bit-identical to the fused pass's curvature for the same\n"
-        "weights and thread count.");
+        "out (dp, dp) = scale * sum_i w_i a_i a_i^T, full symmetric; a_i is row i of A (n, d),\n"
+        "float64 or float32, with a trailing 1 when intercept (dp = d + intercept); w (n,)\n"
+        "or None for unit weights, signed allowed. Bit-identical to the fused pass's\n"
+        "curvature for the same weights and thread count.");
   m.def("kron_solve", &kron_solve, py::arg("A").noconvert(), py::arg("G").noconvert(),
         py::arg("V").noconvert(), py::arg("damping_a"), py::arg("damping_g"),
         py::arg("out").noconvert(),

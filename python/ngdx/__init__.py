@@ -41,6 +41,7 @@ from ._functional import fisher, grad, hessian, kl, loss, scores, value_grad_cur
 from ._linalg import fisher_from_scores, natural_gradient
 from ._models import MODELS
 from ._result import FitResult
+from ._validation import PerformanceWarning
 from ._config import get_num_threads, set_num_threads
 from . import plot
 
@@ -56,6 +57,7 @@ __all__ = [
     "MODELS",
     "NGDClassifier",
     "NGDRegressor",
+    "PerformanceWarning",
     "fisher",
     "fisher_from_scores",
     "fit",
@@ -69,6 +71,11 @@ __all__ = [
     "set_num_threads",
     "value_grad_curvature",
 ]
+
+
+def __dir__() -> list[str]:
+    # The names __getattr__ resolves on first use are public too.
+    return sorted(set(globals()) | set(__all__))
 
 
 def __getattr__(name: str) -> Any:

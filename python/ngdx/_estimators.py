@@ -15,7 +15,7 @@ from typing import Literal
 
 import numpy as np
 from numpy.typing import ArrayLike
-from scipy.special import log_ndtr  # scipy is a dependency of scikit-learn
+from scipy.special import log_ndtr, xlogy  # scipy is a dependency of scikit-learn
 from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
 from sklearn.utils import Tags, check_random_state
 from sklearn.utils.multiclass import check_classification_targets
@@ -23,6 +23,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ._fit import fit
 from ._typing import FisherKind, Method, Model, StepRule
+from ._validation import DESIGN_DTYPES, as_design
 
 BINARY_MODELS = ("logistic", "probit")
 REGRESSION_MODELS = ("gaussian", "poisson")
@@ -51,9 +52,10 @@ class _NGDEstimator(BaseEstimator):
         return self
 
     def _validated(self, X: ArrayLike) -> np.ndarray:
-        """X for prediction, checked against what fit saw."""
+        """X for prediction, checked against what fit saw, in the core's layout (so that
+        the predictions made from it copy nothing)."""
         check_is_fitted(self)
-        return validate_data(self, X, dtype=np.float64, reset=False)
+        return as_design(validate_data(self, X, dtype=DESIGN_DTYPES, reset=False))
 
     @property
     def n_iter_(self) -> int:
@@ -108,7 +110,8 @@ class NGDClassifier(ClassifierMixin, _NGDEstimator):
     max_iter : int >= 1, default=100
         Maximum number of accepted steps.
     tol : float >= 0, default=1e-8
-        Converged when max |gradient of the objective| <= tol.
+        Converged when max |gradient of the objective| <= tol, each entry divided by its
+        feature's root mean square (scale-free; see [`ngdx.fit`][ngdx.fit]).
     n_threads : int or None, default=None
         Threads of the compiled core (default [`ngdx.get_num_threads`][ngdx.get_num_threads]).
     random_state : int, RandomState instance or None, default=None
@@ -185,7 +188,7 @@ class NGDClassifier(ClassifierMixin, _NGDEstimator):
         if self.model not in BINARY_MODELS:
             raise ValueError(f"{type(self).__name__}: unknown model {self.model!r}; valid: "
                              f"{', '.join(BINARY_MODELS)}")
-        X, y = validate_data(self, X, y, dtype=np.float64)
+        X, y = validate_data(self, X, y, dtype=DESIGN_DTYPES)
         check_classification_targets(y)
         self.classes_, y_code = np.unique(y, return_inverse=True)
         if len(self.classes_) < 2:
@@ -288,7 +291,8 @@ class NGDRegressor(RegressorMixin, _NGDEstimator):
     max_iter : int >= 1, default=100
         Maximum number of accepted steps.
     tol : float >= 0, default=1e-8
-        Converged when max |gradient of the objective| <= tol.
+        Converged when max |gradient of the objective| <= tol, each entry divided by its
+        feature's root mean square (scale-free; see [`ngdx.fit`][ngdx.fit]).
     n_threads : int or None, default=None
         Threads of the compiled core (default [`ngdx.get_num_threads`][ngdx.get_num_threads]).
     random_state : int, RandomState instance or None, default=None
@@ -359,7 +363,7 @@ class NGDRegressor(RegressorMixin, _NGDEstimator):
         if self.model not in REGRESSION_MODELS:
             raise ValueError(f"{type(self).__name__}: unknown model {self.model!r}; valid: "
                              f"{', '.join(REGRESSION_MODELS)}")
-        X, y = validate_data(self, X, y, dtype=np.float64, y_numeric=True)
+        X, y = validate_data(self, X, y, dtype=DESIGN_DTYPES, y_numeric=True)
         return self._fit(X, y, self.model, sample_weight)
 
     @property
@@ -378,8 +382,33 @@ class NGDRegressor(RegressorMixin, _NGDEstimator):
         X = self._validated(X)
         return self.result_.predict(X)
 
+    def score(self, X: ArrayLike, y: ArrayLike, sample_weight: ArrayLike | None = None
+              ) -> float:
+        """D², the fraction of deviance explained, as scikit-learn's GLM regressors score:
+        1 - D(y, predict(X)) / D(y, mean(y)) with the model's deviance D: R² (squared
+        error) for ``"gaussian"``, the Poisson deviance for ``"poisson"`` (as
+        ``PoissonRegressor.score``). 1 is a perfect fit; it can be negative."""
+        y = np.asarray(y, dtype=np.float64)
+        mean = np.average(y, weights=sample_weight)
+        deviance = _mean_deviance(self.model, y, self.predict(X), sample_weight)
+        null = _mean_deviance(self.model, y, np.full_like(y, mean), sample_weight)
+        if null == 0.0:  # constant y: scikit-learn's convention (r2_score's force_finite)
+            return 1.0 if deviance == 0.0 else 0.0
+        return float(1.0 - deviance / null)
+
     def __sklearn_tags__(self) -> Tags:
         tags = super().__sklearn_tags__()
         # As scikit-learn's PoissonRegressor: its generic checks then draw y >= 0.
         tags.target_tags.positive_only = self.model == "poisson"
         return tags
+
+
+def _mean_deviance(model, y, mu, sample_weight):
+    """The mean unit deviance of the regressor's family: squared error (gaussian), or
+    2 (y log(y / mu) - y + mu) (poisson, 0 log 0 = 0; infinite where mu = 0 < y)."""
+    if model == "gaussian":
+        unit = (y - mu) ** 2
+    else:
+        with np.errstate(divide="ignore"):
+            unit = 2.0 * (xlogy(y, y) - xlogy(y, mu) - y + mu)
+    return float(np.average(unit, weights=sample_weight))

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from typing import Callable, Literal
 
+import numbers
+
 import numpy as np
 from numpy.typing import ArrayLike
 
@@ -18,7 +20,7 @@ from ._solver.choose import LINEAR_SOLVERS, METHODS, representation, use_reuse
 from ._config import resolve_threads
 from ._typing import FisherKind, LinearSolver, Method, Model, StepRule
 from ._validation import (as_design, as_float_array, as_initial_theta, as_labels,
-                          check_choice, check_nonnegative, check_positive, check_positive_int,
+                          check_bool, check_choice, check_nonnegative, check_positive, check_positive_int,
                           check_sample_weight, mc_samples_alias, resolve_seed)
 
 FISHERS = ("true", "empirical", "mc")
@@ -30,7 +32,8 @@ def fit(X: ArrayLike, y: ArrayLike, model: Model = "logistic", method: Method = 
         lr: float | None = None, step: StepRule = "fixed", max_kl: float = 0.01,
         l2: float = 0.0, fit_intercept: bool = True, sample_weight: ArrayLike | None = None,
         max_iter: int = 100, tol: float = 1e-8, coef_init: ArrayLike | None = None,
-        intercept_init: float | ArrayLike | None = None, n_mc_samples: int = 1,
+        intercept_init: float | ArrayLike | None = None, n_classes: int | None = None,
+        n_mc_samples: int = 1,
         seed: int | None = None, linear_solver: LinearSolver = "auto",
         reuse_curvature: bool | Literal["auto"] = "auto", n_threads: int | None = None,
         verbose: bool | int = False, callback: Callable[[FitResult], bool | None] | None = None,
@@ -58,7 +61,8 @@ def fit(X: ArrayLike, y: ArrayLike, model: Model = "logistic", method: Method = 
         Design matrix (no column of ones: the intercept is separate).
     y : array_like, shape (n,)
         Labels: 0/1 (logistic, probit), counts (poisson), reals (gaussian), integers
-        0..K-1 (multinomial, K = max(y) + 1 or the columns of ``coef_init``).
+        0..K-1 (multinomial: K is ``n_classes``, else the columns of ``coef_init``, else
+        max(y) + 1 with every class 0..K-1 present in y).
     model : {"logistic", "probit", "poisson", "gaussian", "multinomial"}
     method : {"gd", "ngd", "diag", "newton", "kfac"}
         * ``"gd"``: gradient descent, M = I (uses lr, step, max_kl).
@@ -73,8 +77,10 @@ def fit(X: ArrayLike, y: ArrayLike, model: Model = "logistic", method: Method = 
         Expected Fisher (exact for these models), mean of score outer products, or Monte
         Carlo with ``n_mc_samples`` labels drawn per row (``seed``).
     damping : float >= 0 or "adaptive"
-        lambda. ``"adaptive"`` (default) is a Levenberg-Marquardt rule: lambda starts at
-        1e-3 times the mean diagonal of the curvature, shrinks by 3 after steps whose
+        lambda, in the units of standardized features: it adds lambda c_j^2 to the
+        curvature's diagonal, c_j as in ``tol`` (Marquardt's scaling; the woodbury solver
+        adds lambda). ``"adaptive"`` (default) is a Levenberg-Marquardt rule: lambda starts
+        at 1e-3 times the mean of M_jj / c_j^2, shrinks by 3 after steps whose
         actual decrease is > 3/4 of the quadratic model's prediction, doubles below 1/4,
         and a step that increases the objective is rejected with lambda raised 4-fold.
         A step whose predicted decrease is below what evaluating f can resolve
@@ -102,9 +108,19 @@ def fit(X: ArrayLike, y: ArrayLike, model: Model = "logistic", method: Method = 
     max_iter : int >= 1
         Maximum number of accepted steps.
     tol : float >= 0
-        Converged when max |grad f| <= tol; ``tol=0`` runs exactly ``max_iter`` steps.
+        Converged when $\max_j |\partial f / \partial \theta_j| / c_j \le$ ``tol``, $c_j$
+        the root mean square of parameter j's column of X (1 for the intercept, and for a
+        zero column: there the test is absolute). That is the gradient with respect to the
+        coefficients of standardized features, so rescaling features does not change
+        when a fit stops (a fit on ``X * 1e-9`` stops where the fit on X does); for
+        standardized features it is max|grad f|. ``tol=0`` runs exactly ``max_iter``
+        steps. ($c_j$ is estimated from at most 65,536 evenly spaced rows.)
     coef_init : array_like, shape (d,) or (d, K), optional
     intercept_init : float or array_like of shape (K,), optional
+    n_classes : int >= 2, optional
+        K for ``"multinomial"`` when some classes have no rows in y (e.g. to keep the
+        classes of a cross-validation fold). Such a class has no finite optimum: its
+        intercept decreases without bound as its probability goes to zero.
     n_mc_samples : int
         Monte Carlo labels drawn per row for ``fisher="mc"``.
     seed : int, optional
@@ -188,7 +204,7 @@ def fit(X: ArrayLike, y: ArrayLike, model: Model = "logistic", method: Method = 
     solver, theta = build(
         X, y, model, method, fisher=fisher, damping=damping, lr=lr, step=step, max_kl=max_kl,
         l2=l2, fit_intercept=fit_intercept, sample_weight=sample_weight, max_iter=max_iter,
-        tol=tol, coef_init=coef_init, intercept_init=intercept_init,
+        tol=tol, coef_init=coef_init, intercept_init=intercept_init, n_classes=n_classes,
         n_mc_samples=n_mc_samples, seed=seed, linear_solver=linear_solver,
         reuse_curvature=reuse_curvature, n_threads=n_threads, verbose=verbose,
         callback=callback, n_samples=n_samples)
@@ -196,7 +212,7 @@ def fit(X: ArrayLike, y: ArrayLike, model: Model = "logistic", method: Method = 
 
 
 def build(X, y, model, method, *, fisher, damping, lr, step, max_kl, l2, fit_intercept,
-          sample_weight, max_iter, tol, coef_init, intercept_init, n_mc_samples, seed,
+          sample_weight, max_iter, tol, coef_init, intercept_init, n_classes, n_mc_samples, seed,
           linear_solver, reuse_curvature, n_threads, verbose, callback, n_samples):
     """Validate fit's arguments and build what it runs: ``(solver, theta0)``.
 
@@ -212,24 +228,34 @@ def build(X, y, model, method, *, fisher, damping, lr, step, max_kl, l2, fit_int
     X = as_design(X)
     n, d = X.shape
     y_arr = as_float_array(y, "y", 1)
-    K = family.n_classes(y_arr, coef_init)
+    K = family.n_classes(y_arr, coef_init, n_classes)
     y_arr = as_labels(y_arr, family.name, n, K)
     sw = check_sample_weight(sample_weight, n)
     l2 = check_nonnegative(l2, "l2")
     if isinstance(damping, str):
-        check_choice(damping, "damping", ("adaptive",))
+        if damping != "adaptive":
+            raise ValueError(f"damping must be a number >= 0 or 'adaptive', got {damping!r}")
     else:
-        damping = check_nonnegative(damping, "damping")
+        try:
+            damping = check_nonnegative(damping, "damping")
+        except ValueError:
+            raise ValueError("damping must be a finite number >= 0 or 'adaptive', got "
+                             f"{damping!r}") from None
     if lr is not None:
-        lr = check_positive(lr, "lr")
+        try:
+            lr = check_positive(lr, "lr")
+        except ValueError:
+            raise ValueError(f"lr must be a finite number > 0 or None, got {lr!r}") from None
     max_kl = check_positive(max_kl, "max_kl")
     max_iter = check_positive_int(max_iter, "max_iter")
     tol = check_nonnegative(tol, "tol")
     n_mc_samples = check_positive_int(mc_samples_alias(n_mc_samples, n_samples, 4), "n_mc_samples")
     linear_solver = check_choice(linear_solver, "linear_solver", LINEAR_SOLVERS)
-    fit_intercept = bool(fit_intercept)
+    fit_intercept = check_bool(fit_intercept, "fit_intercept")
+    if isinstance(verbose, str) or not isinstance(verbose, (bool, numbers.Integral, np.bool_)):
+        raise ValueError(f"verbose must be True, False or an integer, got {verbose!r}")
     p = (d + fit_intercept) * K
-    name = representation(method, linear_solver, family, fisher, n, p, K)
+    name = representation(method, linear_solver, family, fisher, n, p, K, X.nbytes)
     reuse = use_reuse(reuse_curvature, method, step, name, n, d, K, fit_intercept)
     n_threads = resolve_threads(n_threads)
     if callback is not None and not callable(callback):
@@ -240,8 +266,11 @@ def build(X, y, model, method, *, fisher, damping, lr, step, max_kl, l2, fit_int
     objective = GLMObjective(rows, family, K, l2=l2)
     theta = as_initial_theta(objective, y_arr, sw, coef_init, intercept_init)
     kind = fisher if METHODS[method].kind == "fisher" else METHODS[method].kind
+    # Damping in the units of standardized features (Marquardt's scaling); the sample-space
+    # solve needs a scalar damping and keeps lambda I.
+    unit = None if name == "woodbury" else objective.param_scale() ** 2
     curvature = REPRESENTATIONS[name](objective, kind=kind, n_mc_samples=n_mc_samples,
-                                      rng=np.random.default_rng(resolve_seed(seed)))
+                                      rng=np.random.default_rng(resolve_seed(seed)), unit=unit)
     adaptive = isinstance(damping, str) and curvature.needs_statistics
     solver = Solver(
         objective, curvature,

@@ -18,8 +18,8 @@ from . import _core
 from ._models import FISHER_KINDS, get_family
 from ._config import resolve_threads
 from ._typing import CurvatureKind, FisherKind, Model
-from ._validation import (as_design, as_problem, as_theta, check_choice, check_model,
-                          check_positive_int, mc_samples_alias, resolve_seed)
+from ._validation import (as_design, as_problem, as_theta, check_bool, check_choice,
+                          check_model, check_positive_int, mc_samples_alias, resolve_seed)
 
 #: The ``kind`` of [`ngdx.value_grad_curvature`][ngdx.value_grad_curvature]: every curvature
 #: of the fused pass.
@@ -28,7 +28,8 @@ CURVATURE_KINDS = ("true", "empirical", "mc", "hessian", None)
 
 def fused(X, y, theta, model="logistic", kind="none", *, diagonal=False, n_mc_samples=1,
           seed=0, n_threads=None, fit_intercept=False, sample_weight=None):
-    """One pass of the core over checked, C-contiguous float64 inputs (private).
+    """One pass of the core over checked inputs (private): X C-contiguous float64 or
+    float32 (read as it is), the others C-contiguous float64.
 
     ``theta`` is the flat parameter vector (p,), p = (d + fit_intercept) * K; returns
     ``(loss, grad (p,), curvature)`` with curvature ``None``, (p,) or (p, p).
@@ -163,8 +164,7 @@ def value_grad_curvature(X: ArrayLike, y: ArrayLike, theta: ArrayLike, model: Mo
         raise ValueError(f"unknown kind {kind!r}; valid: 'true', 'empirical', 'mc', 'hessian' "
                          "or None")
     model, X, y, theta, _ = as_problem(X, y, theta, model)
-    if not isinstance(diagonal, (bool, np.bool_)):
-        raise ValueError(f"diagonal must be True or False, got {diagonal!r}")
+    diagonal = check_bool(diagonal, "diagonal")
     n_mc_samples = check_positive_int(n_mc_samples, "n_mc_samples")
     seed = resolve_seed(seed) if kind == "mc" or seed is not None else 0
     pass_kind = "none" if kind is None else kind
@@ -249,6 +249,7 @@ def fisher(X: ArrayLike, y: ArrayLike | None, theta: ArrayLike, model: Model = "
     seed = resolve_seed(seed) if kind == "mc" or seed is not None else 0
     if y is None:  # true and mc Fishers do not read the labels
         y = np.zeros(X.shape[0])
+    diagonal = check_bool(diagonal, "diagonal")
     return fused(X, y, theta.ravel(), model, kind, diagonal=diagonal, n_mc_samples=n_mc_samples,
                  seed=seed, n_threads=n_threads)[2]
 

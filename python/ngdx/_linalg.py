@@ -7,7 +7,7 @@ from numpy.typing import ArrayLike
 
 from . import _core
 from ._config import resolve_threads
-from ._validation import as_float_array, check_nonnegative
+from ._validation import as_float_array, check_bool, check_nonnegative
 
 
 def fisher_from_scores(S: ArrayLike, *, diagonal: bool = False,
@@ -42,8 +42,9 @@ def fisher_from_scores(S: ArrayLike, *, diagonal: bool = False,
     if S.shape[0] == 0 or S.shape[1] == 0:
         raise ValueError(f"S must have at least one row and one column, got shape {S.shape}")
     p = S.shape[1]
+    diagonal = check_bool(diagonal, "diagonal")
     out = np.empty(p) if diagonal else np.empty((p, p))
-    _core.linalg.fisher_from_scores(S, bool(diagonal), resolve_threads(n_threads), out)
+    _core.linalg.fisher_from_scores(S, diagonal, resolve_threads(n_threads), out)
     return out
 
 

@@ -82,7 +82,9 @@ class FitResult:
         Why the fit stopped.
     history : dict of str to ndarray
         Per iterate (entry 0 is the starting point): ``"objective"`` (the objective,
-        penalty included), ``"grad_norm"`` (max-abs gradient), ``"step_norm"`` (Euclidean
+        penalty included), ``"grad_norm"`` (max-abs gradient in standardized
+        coordinates, each entry divided by its feature's root mean square: what ``tol``
+        is compared with), ``"step_norm"`` (Euclidean
         norm of the step that led there), ``"kl"`` (1/2 step^T F step with the model's
         true Fisher; under curvature reuse the quadratic form of the curvature the step
         used), ``"damping"`` (the damping of that step), ``"time"`` (seconds since the fit

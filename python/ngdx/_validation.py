@@ -3,13 +3,17 @@ once, before the compiled core sees them.
 
 Arrays of any real dtype (bool, integers, floats) and any memory layout are accepted and
 converted to C-contiguous float64; an array already laid out that way is used as is,
-never copied. User arrays are never modified.
+never copied. The design matrix X may also stay float32: the core reads a C-contiguous
+float32 X as it is (accumulating in float64), and copies X only to put its rows in
+C order, with a [`PerformanceWarning`][ngdx.PerformanceWarning]. User arrays are never
+modified.
 """
 
 from __future__ import annotations
 
 import math
 import numbers
+import sys
 import warnings
 from typing import Collection, TypeVar
 
@@ -21,6 +25,21 @@ from ._models.families import check_labels, check_model, get_family
 _Choice = TypeVar("_Choice")
 
 
+class PerformanceWarning(UserWarning):
+    """An input was copied because of its memory layout: the call works, at a cost.
+
+    The compiled core reads X by rows: a Fortran-ordered X, or a view whose rows are not
+    contiguous (a column slice, a transpose, a stride), is copied to C order once per
+    call, at the cost of memory the size of X and of the time to copy it. Pass
+    ``np.ascontiguousarray(X)`` (once, before calls that reuse X) or build X row-major to
+    avoid it. Silence it with ``warnings.simplefilter("ignore", ngdx.PerformanceWarning)``.
+    """
+
+
+#: The dtypes the core reads X in without a copy; any other is converted to float64.
+DESIGN_DTYPES = (np.dtype(np.float64), np.dtype(np.float32))
+
+
 def as_float_array(a, name: str, ndim: int) -> np.ndarray:
     """``a`` as a C-contiguous float64 array of ``ndim`` dimensions with finite values."""
     arr = np.asarray(a)
@@ -29,7 +48,9 @@ def as_float_array(a, name: str, ndim: int) -> np.ndarray:
                          f"got dtype {arr.dtype}")
     if arr.ndim != ndim:
         raise ValueError(f"{name} must be {ndim}-D, got shape {arr.shape}")
-    arr = np.ascontiguousarray(arr, dtype=np.float64)
+    # aligned too: the core reads doubles through references, and an unaligned one is
+    # undefined behaviour (UBSan's "reference binding to misaligned address")
+    arr = np.require(arr, dtype=np.float64, requirements=["C_CONTIGUOUS", "ALIGNED"])
     check_finite(arr, name)
     return arr
 
@@ -51,11 +72,40 @@ def check_finite(arr: np.ndarray, name: str) -> None:
 
 
 def as_design(X) -> np.ndarray:
-    """The design matrix X (n, d), n >= 1 and d >= 1."""
-    X = as_float_array(X, "X", 2)
-    if X.shape[0] == 0 or X.shape[1] == 0:
-        raise ValueError(f"X must have at least one row and one column, got shape {X.shape}")
-    return X
+    """The design matrix X (n, d), n >= 1 and d >= 1, C-contiguous float64 or float32.
+
+    A C-contiguous float64 or float32 X is returned as it is; another layout of those
+    dtypes is copied to C order with a ``PerformanceWarning``; any other real dtype
+    (float16, integers, bool, non-native byte order) is converted to float64.
+    """
+    arr = np.asarray(X)
+    if arr.dtype.kind not in "biuf":  # bool, signed and unsigned integers, floats
+        raise ValueError(f"X must hold real numbers (bool, integer or float dtype), "
+                         f"got dtype {arr.dtype}")
+    if arr.ndim != 2:
+        raise ValueError(f"X must be 2-D, got shape {arr.shape}")
+    if arr.dtype not in DESIGN_DTYPES:
+        arr = np.ascontiguousarray(arr, dtype=np.float64)
+    elif not arr.flags.c_contiguous:
+        layout = "Fortran-ordered" if arr.flags.f_contiguous else "a strided view"
+        warnings.warn(
+            f"X ({arr.shape[0]} x {arr.shape[1]} {arr.dtype}) is {layout}: copying it to C "
+            f"order ({arr.nbytes:,} bytes). Pass np.ascontiguousarray(X), once, or build X "
+            "row-major to avoid the copy.", PerformanceWarning, stacklevel=_caller_level())
+        arr = np.ascontiguousarray(arr)
+    check_finite(arr, "X")
+    if arr.shape[0] == 0 or arr.shape[1] == 0:
+        raise ValueError(f"X must have at least one row and one column, got shape {arr.shape}")
+    return arr
+
+
+def _caller_level() -> int:
+    """The ``stacklevel`` that makes a warning issued by this function's caller name the
+    first frame outside ngdx: the user's call, however deep inside ngdx it is raised."""
+    frame, level = sys._getframe(1), 1
+    while frame is not None and frame.f_globals.get("__name__", "").partition(".")[0] == "ngdx":
+        frame, level = frame.f_back, level + 1
+    return level
 
 
 def as_theta(theta, model: str, d: int, name: str = "theta") -> tuple[np.ndarray, int]:
@@ -108,6 +158,14 @@ def check_choice(value: _Choice, name: str, choices: Collection[str]) -> _Choice
     if not isinstance(value, str) or value not in choices:
         raise ValueError(f"unknown {name} {value!r}; valid: {', '.join(choices)}")
     return value
+
+
+def check_bool(value, name: str) -> bool:
+    """True or False (a NumPy bool too); anything else is a ValueError: a string such as
+    "no" is truthy, and a silent bool() would read it as True."""
+    if not isinstance(value, (bool, np.bool_)):
+        raise ValueError(f"{name} must be True or False, got {value!r}")
+    return bool(value)
 
 
 def check_nonnegative(value, name: str) -> float:

@@ -26,6 +26,7 @@ struct MultinomialState {
   RowMatrix w;                // block rows x K(K+1)/2 (or K when diagonal)
   RowMatrix wt;               // K(K+1)/2 x block rows: contiguous weights of one pair
   Vector prob, rs;
+  RowBlockReader reader;
   GramWorkspace gram;
 };
 
@@ -53,6 +54,7 @@ PassResult fused_pass_multinomial(const Problem& pb, const double* theta_ptr,
     st.r.resize(block, K);
     st.prob.resize(K);
     st.rs.resize(K);
+    st.reader = RowBlockReader(pb.rows(), block);
     if (n_weights) st.w.resize(block, n_weights);
     if (diag) st.diag = Vector::Zero(p);
     if (full) {
@@ -75,7 +77,7 @@ PassResult fused_pass_multinomial(const Problem& pb, const double* theta_ptr,
   };
 
   auto body = [&](MultinomialState& st, Index i0, Index m) {
-    const ConstRowMatrixMap Xb(pb.X + i0 * d, m, d);
+    const ConstRowMatrixMap Xb = st.reader.block(i0, m);
     auto eta = st.eta.topRows(m);
     auto r = st.r.topRows(m);
     eta.noalias() = Xb * coef;
@@ -144,9 +146,7 @@ PassResult fused_pass_multinomial(const Problem& pb, const double* theta_ptr,
     }
     if (full) {
       st.wt.leftCols(m) = st.w.topRows(m).transpose();
-      const Index next = std::min(m, pb.n - i0 - m);  // rows of the block after this one
-      st.gram.set_rows(Xb.data(), m, d, pb.fit_intercept, next > 0 ? Xb.data() + m * d : nullptr,
-                       next);
+      st.gram.set_block(Xb.data(), pb.rows(), pb.n, i0, m, pb.fit_intercept);
       for (Index q = 0; q < n_pairs; ++q) st.gram.add(&st.wt(q, 0), st.blocks[q]);
     }
   };

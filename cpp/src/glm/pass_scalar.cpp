@@ -16,6 +16,7 @@ struct ScalarState {
   Vector grad, diag;
   Matrix curvature;  // lower triangle, padded (see GramWorkspace)
   Vector eta, r, w;
+  RowBlockReader reader;
   GramWorkspace gram;
 };
 
@@ -59,6 +60,7 @@ PassResult pass(const Problem& pb, const double* theta_ptr, const PassRequest& r
     st.eta.resize(block);
     st.r.resize(block);
     st.w.resize(block);
+    st.reader = RowBlockReader(pb.rows(), block);
     if (diag) st.diag = Vector::Zero(dp);
     if (full) {
       st.gram = GramWorkspace(kernel, block, dp);
@@ -67,7 +69,7 @@ PassResult pass(const Problem& pb, const double* theta_ptr, const PassRequest& r
     return st;
   };
   auto body = [&](ScalarState& st, Index i0, Index m) {
-    const ConstRowMatrixMap Xb(pb.X + i0 * d, m, d);
+    const ConstRowMatrixMap Xb = st.reader.block(i0, m);
     auto eta = st.eta.head(m);
     auto r = st.r.head(m);
     auto w = st.w.head(m);
@@ -86,9 +88,7 @@ PassResult pass(const Problem& pb, const double* theta_ptr, const PassRequest& r
     if (pb.fit_intercept) st.grad[d] += r.sum();
     if (diag) add_weighted_square(Xb.data(), m, d, pb.fit_intercept, w.data(), st.diag.data());
     if (full) {
-      const Index next = std::min(m, pb.n - i0 - m);  // rows of the block after this one
-      st.gram.set_rows(Xb.data(), m, d, pb.fit_intercept, next > 0 ? Xb.data() + m * d : nullptr,
-                       next);
+      st.gram.set_block(Xb.data(), pb.rows(), pb.n, i0, m, pb.fit_intercept);
       st.gram.add(w.data(), st.curvature);
     }
   };
@@ -113,17 +113,22 @@ void weights(const Problem& pb, const double* theta_ptr, const PassRequest& req,
   const Index d = pb.d;
   const ConstVectorMap coef(theta_ptr, d);
   const double intercept = pb.fit_intercept ? theta_ptr[d] : 0.0;
-  for_each_block<Vector>(pb.n, n_threads, [] { return Vector(kBlockRows); },
-                         [&](Vector& eta_buf, Index i0, Index m) {
-                           auto eta = eta_buf.head(m);
-                           eta.noalias() = ConstRowMatrixMap(pb.X + i0 * d, m, d) * coef;
-                           for (Index i = 0; i < m; ++i) {
-                             const double e = eta[i] + intercept, y = pb.y[i0 + i];
-                             const double s = pb.sample_weight ? pb.sample_weight[i0 + i] : 1.0;
-                             out[i0 + i] = s * curvature_weight<F>(req.kind, e, y,
-                                                                   F::values(e, y), i0 + i, req);
-                           }
-                         });
+  struct State {
+    Vector eta;
+    RowBlockReader reader;
+  };
+  auto init = [&] { return State{Vector(kBlockRows), RowBlockReader(pb.rows(), kBlockRows)}; };
+  for_each_block<State>(pb.n, n_threads, init,
+                        [&](State& st, Index i0, Index m) {
+                          auto eta = st.eta.head(m);
+                          eta.noalias() = st.reader.block(i0, m) * coef;
+                          for (Index i = 0; i < m; ++i) {
+                            const double e = eta[i] + intercept, y = pb.y[i0 + i];
+                            const double s = pb.sample_weight ? pb.sample_weight[i0 + i] : 1.0;
+                            out[i0 + i] = s * curvature_weight<F>(req.kind, e, y,
+                                                                  F::values(e, y), i0 + i, req);
+                          }
+                        });
 }
 
 }  // namespace

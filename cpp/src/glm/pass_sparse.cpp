@@ -112,7 +112,7 @@ PassResult pass(const SparseProblem<I>& pb, const Fam& fam, const double* theta,
         add_pass_sums(acc, part, diag);
         if (full) acc.lower += part.lower;
       });
-  const double scale = 1.0 / pb.rows().weight_sum();
+  const double scale = 1.0 / pb.meta().weight_sum();
   if (req.grad) VectorMap(req.grad, p) = scale * total.grad;
   if (diag) VectorMap(req.curvature, p) = scale * total.diag;
   if (full)

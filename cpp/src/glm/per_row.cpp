@@ -12,30 +12,43 @@ namespace ngdx {
 
 namespace {
 
-/// Linear predictor of one block: eta (m x K) = X_b coef + intercept.
+/// Linear predictor of one block: eta (m x K) = X_b coef + intercept, X_b (m x d) the
+/// block's rows as a RowBlockReader gives them.
 struct Predictor {
   const Problem& pb;
   const double* theta;
-  void operator()(Index i0, Index m, RowMatrix& eta) const {
-    const Index d = pb.d, K = pb.n_classes;
+  void operator()(const ConstRowMatrixMap& Xb, RowMatrix& eta) const {
+    const Index d = pb.d, K = pb.n_classes, m = Xb.rows();
     eta.resize(m, K);
-    eta.noalias() = ConstRowMatrixMap(pb.X + i0 * d, m, d) * ConstRowMatrixMap(theta, d, K);
+    eta.noalias() = Xb * ConstRowMatrixMap(theta, d, K);
     if (pb.fit_intercept)
       for (Index i = 0; i < m; ++i)
         for (Index k = 0; k < K; ++k) eta(i, k) += theta[d * K + k];
   }
 };
 
+/// The per-thread state of a kernel that needs only eta and the block's rows.
+struct EtaState {
+  RowMatrix eta;
+  RowBlockReader reader;
+};
+
+/// A new EtaState for pb's rows.
+inline EtaState eta_state(const Problem& pb) {
+  return {RowMatrix(), RowBlockReader(pb.rows(), kBlockRows)};
+}
+
 template <class F>
 void scores_scalar(const Problem& pb, const double* theta, double* out, int n_threads) {
   const Index d = pb.d, p = pb.n_params();
   const Predictor predict{pb, theta};
-  for_each_block<RowMatrix>(pb.n, n_threads, [] { return RowMatrix(); },
-                            [&](RowMatrix& eta, Index i0, Index m) {
-                              predict(i0, m, eta);
+  for_each_block<EtaState>(pb.n, n_threads, [&] { return eta_state(pb); },
+                           [&](EtaState& st, Index i0, Index m) {
+                              const ConstRowMatrixMap Xb = st.reader.block(i0, m);
+                              predict(Xb, st.eta);
                               for (Index i = 0; i < m; ++i) {
-                                const double r = F::dloss(eta(i, 0), pb.y[i0 + i]);
-                                const double* x = pb.X + (i0 + i) * d;
+                                const double r = F::dloss(st.eta(i, 0), pb.y[i0 + i]);
+                                const double* x = Xb.row(i).data();
                                 double* s = out + (i0 + i) * p;
                                 for (Index j = 0; j < d; ++j) s[j] = -r * x[j];
                                 if (pb.fit_intercept) s[d] = -r;
@@ -47,19 +60,21 @@ void scores_multinomial(const Problem& pb, const double* theta, double* out, int
   const Index d = pb.d, K = pb.n_classes, p = pb.n_params();
   const Predictor predict{pb, theta};
   struct State {
-    RowMatrix eta;
+    EtaState base;
     Vector prob, r;
   };
   for_each_block<State>(
-      pb.n, n_threads, [&] { return State{RowMatrix(), Vector(K), Vector(K)}; },
+      pb.n, n_threads, [&] { return State{eta_state(pb), Vector(K), Vector(K)}; },
       [&](State& st, Index i0, Index m) {
-        predict(i0, m, st.eta);
+        const ConstRowMatrixMap Xb = st.base.reader.block(i0, m);
+        RowMatrix& eta = st.base.eta;
+        predict(Xb, eta);
         for (Index i = 0; i < m; ++i) {
           const Index y = static_cast<Index>(pb.y[i0 + i]);
-          family::Multinomial::softmax(&st.eta(i, 0), st.prob.data(), static_cast<int>(K));
+          family::Multinomial::softmax(&eta(i, 0), st.prob.data(), static_cast<int>(K));
           family::Multinomial::residual(st.prob.data(), static_cast<int>(y), st.r.data(),
                                         static_cast<int>(K));
-          const double* x = pb.X + (i0 + i) * d;
+          const double* x = Xb.row(i).data();
           double* s = out + (i0 + i) * p;
           for (Index j = 0; j < d; ++j)
             for (Index k = 0; k < K; ++k) s[j * K + k] = -x[j] * st.r[k];
@@ -73,13 +88,20 @@ template <class F>
 double kl_scalar(const Problem& pb, const double* tp, const double* tq, int n_threads) {
   struct State {
     RowMatrix eta_p, eta_q;
+    RowBlockReader reader;
     double sum = 0.0;
   };
   const Predictor pp{pb, tp}, pq{pb, tq};
-  auto states = for_each_block<State>(pb.n, n_threads, [] { return State(); },
+  auto states = for_each_block<State>(pb.n, n_threads,
+                                      [&] {
+                                        State st;
+                                        st.reader = RowBlockReader(pb.rows(), kBlockRows);
+                                        return st;
+                                      },
                                       [&](State& st, Index i0, Index m) {
-                                        pp(i0, m, st.eta_p);
-                                        pq(i0, m, st.eta_q);
+                                        const ConstRowMatrixMap Xb = st.reader.block(i0, m);
+                                        pp(Xb, st.eta_p);
+                                        pq(Xb, st.eta_q);
                                         for (Index i = 0; i < m; ++i) {
                                           const double s =
                                               pb.sample_weight ? pb.sample_weight[i0 + i] : 1.0;
@@ -96,14 +118,20 @@ double kl_multinomial(const Problem& pb, const double* tp, const double* tq, int
   struct State {
     RowMatrix eta_p, eta_q;
     Vector prob_p, prob_q;
+    RowBlockReader reader;
     double sum = 0.0;
   };
   const Predictor pp{pb, tp}, pq{pb, tq};
   auto states = for_each_block<State>(
-      pb.n, n_threads, [&] { return State{RowMatrix(), RowMatrix(), Vector(K), Vector(K), 0.0}; },
+      pb.n, n_threads,
+      [&] {
+        return State{RowMatrix(), RowMatrix(), Vector(K), Vector(K),
+                     RowBlockReader(pb.rows(), kBlockRows), 0.0};
+      },
       [&](State& st, Index i0, Index m) {
-        pp(i0, m, st.eta_p);
-        pq(i0, m, st.eta_q);
+        const ConstRowMatrixMap Xb = st.reader.block(i0, m);
+        pp(Xb, st.eta_p);
+        pq(Xb, st.eta_q);
         for (Index i = 0; i < m; ++i) {
           const int k_ = static_cast<int>(K);
           const double lse_p = family::Multinomial::softmax(&st.eta_p(i, 0), st.prob_p.data(), k_);
@@ -124,13 +152,13 @@ template <class F>
 void labels_scalar(const Problem& pb, const double* theta, Index S, std::uint64_t seed,
                    double* out, int n_threads) {
   const Predictor predict{pb, theta};
-  for_each_block<RowMatrix>(pb.n, n_threads, [] { return RowMatrix(); },
-                            [&](RowMatrix& eta, Index i0, Index m) {
-                              predict(i0, m, eta);
+  for_each_block<EtaState>(pb.n, n_threads, [&] { return eta_state(pb); },
+                           [&](EtaState& st, Index i0, Index m) {
+                              predict(st.reader.block(i0, m), st.eta);
                               for (Index i = 0; i < m; ++i)
                                 for (Index s = 0; s < S; ++s) {
                                   const rng::Stream stream(seed, i0 + i, S, s);
-                                  out[(i0 + i) * S + s] = F::sample(eta(i, 0), stream);
+                                  out[(i0 + i) * S + s] = F::sample(st.eta(i, 0), stream);
                                 }
                             });
 }
@@ -140,15 +168,15 @@ void labels_multinomial(const Problem& pb, const double* theta, Index S, std::ui
   const Index K = pb.n_classes;
   const Predictor predict{pb, theta};
   struct State {
-    RowMatrix eta;
+    EtaState base;
     Vector prob;
   };
   for_each_block<State>(
-      pb.n, n_threads, [&] { return State{RowMatrix(), Vector(K)}; },
+      pb.n, n_threads, [&] { return State{eta_state(pb), Vector(K)}; },
       [&](State& st, Index i0, Index m) {
-        predict(i0, m, st.eta);
+        predict(st.base.reader.block(i0, m), st.base.eta);
         for (Index i = 0; i < m; ++i) {
-          family::Multinomial::softmax(&st.eta(i, 0), st.prob.data(), static_cast<int>(K));
+          family::Multinomial::softmax(&st.base.eta(i, 0), st.prob.data(), static_cast<int>(K));
           for (Index s = 0; s < S; ++s) {
             const rng::Stream stream(seed, i0 + i, S, s);
             out[(i0 + i) * S + s] =
@@ -163,6 +191,7 @@ struct FvpState {
   RowMatrix eta, u, z;  // block rows x K: predictor, X v, and W (X v) scaled by weights
   RowMatrix out;        // dp x K
   Vector prob;
+  RowBlockReader reader;
   double quad = 0.0;
 };
 
@@ -177,11 +206,13 @@ double fvp_generic(const Problem& pb, const double* theta, const double* v, doub
         FvpState st;
         st.out = RowMatrix::Zero(dp, K);
         st.prob.resize(K);
+        st.reader = RowBlockReader(pb.rows(), kBlockRows);
         return st;
       },
       [&](FvpState& st, Index i0, Index m) {
-        predict(i0, m, st.eta);
-        project(i0, m, st.u);
+        const ConstRowMatrixMap Xb = st.reader.block(i0, m);
+        predict(Xb, st.eta);
+        project(Xb, st.u);
         st.z.resize(m, K);
         for (Index i = 0; i < m; ++i) {
           const double s = pb.sample_weight ? pb.sample_weight[i0 + i] : 1.0;
@@ -193,8 +224,7 @@ double fvp_generic(const Problem& pb, const double* theta, const double* v, doub
           }
           st.quad += s * q;
         }
-        st.out.topRows(d).noalias() +=
-            ConstRowMatrixMap(pb.X + i0 * d, m, d).transpose() * st.z;
+        st.out.topRows(d).noalias() += Xb.transpose() * st.z;
         if (pb.fit_intercept) st.out.row(d) += st.z.colwise().sum();
       });
   const FvpState& total = reduce_in_order(states, [](FvpState& acc, const FvpState& part) {
@@ -236,11 +266,12 @@ void predict_mean(Model model, const Problem& pb, const double* theta, double* o
   const Index K = pb.n_classes;
   const Predictor predict{pb, theta};
   auto fill = [&](auto per_row) {
-    for_each_block<RowMatrix>(pb.n, n_threads, [] { return RowMatrix(); },
-                              [&](RowMatrix& eta, Index i0, Index m) {
-                                predict(i0, m, eta);
-                                for (Index i = 0; i < m; ++i) per_row(&eta(i, 0), out + (i0 + i) * K);
-                              });
+    for_each_block<EtaState>(pb.n, n_threads, [&] { return eta_state(pb); },
+                             [&](EtaState& st, Index i0, Index m) {
+                               predict(st.reader.block(i0, m), st.eta);
+                               for (Index i = 0; i < m; ++i)
+                                 per_row(&st.eta(i, 0), out + (i0 + i) * K);
+                             });
   };
   if (model == Model::multinomial) {
     fill([K](const double* eta, double* mu) {

@@ -23,7 +23,7 @@ void CsrMatrix<I>::check() const {
 }
 
 template <class I>
-Problem SparseProblem<I>::rows() const {
+Problem SparseProblem<I>::meta() const {
   static const double kNotRead = 0.0;  // Problem::check asks for an X; no kernel reads it
   Problem pb;
   pb.X = &kNotRead;
@@ -39,7 +39,7 @@ Problem SparseProblem<I>::rows() const {
 template <class I>
 void SparseProblem<I>::check(Model model, bool labels) const {
   X.check();
-  rows().check(model, labels);
+  meta().check(model, labels);
 }
 
 namespace {
@@ -105,7 +105,7 @@ double mean_kl(Model model, const SparseProblem<I>& pb, const double* theta_p,
           st.sum += sparse::row_weight(pb, i) *
                     fam.kl(st.eta.data(), st.eta_q.data(), st.scratch.data());
         });
-    return ordered_sum(states) / pb.rows().weight_sum();
+    return ordered_sum(states) / pb.meta().weight_sum();
   });
 }
 
@@ -159,7 +159,7 @@ double fisher_vector_product(Model model, const SparseProblem<I>& pb, const doub
       acc.out += part.out;
       acc.quad += part.quad;
     });
-    const double scale = 1.0 / pb.rows().weight_sum();
+    const double scale = 1.0 / pb.meta().weight_sum();
     VectorMap(out, p) = scale * total.out;
     return scale * total.quad;
   });

@@ -62,12 +62,13 @@ void select_gram_kernel(const std::string& name) {
   active.store(chosen);
 }
 
-void weighted_gram(const double* A, Index n, Index d, bool intercept, const double* w,
-                   double scale, int n_threads, double* out) {
-  const Index dp = d + (intercept ? 1 : 0);
+void weighted_gram(const RowsView& A, Index n, bool intercept, const double* w, double scale,
+                   int n_threads, double* out) {
+  const Index dp = A.cols + (intercept ? 1 : 0);
   require(n > 0 && dp > 0, "the Gram needs at least one row and one column");
   struct State {
     GramWorkspace gram;
+    RowBlockReader reader;
     Matrix acc;
   };
   const Index block = gram_block_rows(dp);
@@ -75,14 +76,12 @@ void weighted_gram(const double* A, Index n, Index d, bool intercept, const doub
   auto states = for_each_block<State>(
       n, n_threads,
       [&] {
-        State st{GramWorkspace(kernel, block, dp), Matrix()};
+        State st{GramWorkspace(kernel, block, dp), RowBlockReader(A, block), Matrix()};
         st.acc = st.gram.zero_accumulator();
         return st;
       },
       [&](State& st, Index i0, Index m) {
-        const Index next = std::min(m, n - i0 - m);  // rows of the block after this one
-        st.gram.set_rows(A + i0 * d, m, d, intercept, next > 0 ? A + (i0 + m) * d : nullptr,
-                         next);
+        st.gram.set_block(st.reader.rows(i0, m), A, n, i0, m, intercept);
         st.gram.add(w ? w + i0 : nullptr, st.acc);
       },
       block);

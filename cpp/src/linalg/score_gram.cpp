@@ -20,7 +20,8 @@ void fisher_from_scores(const double* S, Index n, Index p, bool diagonal, double
     VectorMap(out, p) = total / static_cast<double>(n);
     return;
   }
-  weighted_gram(S, n, p, false, nullptr, 1.0 / static_cast<double>(n), n_threads, out);
+  weighted_gram(RowsView{S, Scalar::f64, p}, n, false, nullptr, 1.0 / static_cast<double>(n),
+                n_threads, out);
 }
 
 }  // namespace ngdx

@@ -47,11 +47,15 @@ class Curvature:
     #: What the fused pass computes: the (p,) diagonal instead of the (p, p) matrix.
     diagonal_pass = False
 
-    def __init__(self, objective, kind="none", *, n_mc_samples=1, rng=None):
+    def __init__(self, objective, kind="none", *, n_mc_samples=1, rng=None, unit=None):
         self.objective, self.kind = objective, kind
         self.n_mc_samples, self.rng = n_mc_samples, rng
         self.stats = None  # the statistics M is built from; None: not computed here yet
         self.theta = None  # where they were computed
+        #: (p,) c_j^2, the squared scale of each parameter's feature: damping lambda adds
+        #: lambda c_j^2 to M's diagonal (Marquardt's scaling), i.e. lambda I in the
+        #: coordinates of standardized features, so a fit does not depend on the units of X.
+        self.unit = np.ones(objective.p) if unit is None else unit
 
     # ------------------------------------------------------------------ estimation
     @property
@@ -82,7 +86,8 @@ class Curvature:
 
     # ------------------------------------------------------------------ use
     def solve(self, grad, damping) -> Optional[np.ndarray]:
-        """(M + damping I)^-1 grad, or None when that matrix is not positive definite."""
+        """(M + damping diag(unit))^-1 grad, or None when that matrix is not positive
+        definite."""
         raise NotImplementedError
 
     def quad(self, v) -> float:
@@ -90,7 +95,7 @@ class Curvature:
         raise NotImplementedError
 
     def scale(self) -> float:
-        """The mean diagonal of M, or 1 without one: the damping's unit."""
+        """The mean of diag(M) / unit, or 1 without one: the damping's unit."""
         return 1.0
 
     def step_kl(self, delta) -> Optional[float]:
@@ -134,7 +139,7 @@ class Diagonal(Curvature):
 
     def solve(self, grad, damping):
         c = self.stats
-        denom = c + damping
+        denom = c + damping * self.unit
         if not (denom > 1e-300 * max(float(np.abs(c).max()), 1.0)).all():
             return None
         return grad / denom
@@ -145,4 +150,4 @@ class Diagonal(Curvature):
     def scale(self):
         if self.stats is None:
             return 1.0
-        return self._finite_positive(float(np.mean(self.stats)))
+        return self._finite_positive(float(np.mean(self.stats / self.unit)))

@@ -18,7 +18,7 @@ class Dense(Curvature):
 
     For a multi-output model M is singular along the softmax's free shift (every
     direction e_j kron 1 of a flat row j, ``objective.flat_rows()``). The factor is taken
-    of M + c/K (1 1^T) on those rows, which is positive definite and, since gradients are
+    of M + c_j/K (1 1^T) on those rows (c_j the mean of the block's diagonal), which is positive definite and, since gradients are
     orthogonal to the null space, gives the same steps: the singular direction is removed
     by construction instead of being left to the damping. ``quad`` reads M itself.
     """
@@ -33,6 +33,7 @@ class Dense(Curvature):
         self._factor = None  # M + damping I factored in place; None: not factored
         self._factor_buffer = None
         self._flat_rows = objective.flat_rows()
+        self._sqrt_unit = np.sqrt(self.unit)
 
     def evaluate(self, theta, with_curvature=True):
         obj = self.objective
@@ -62,24 +63,28 @@ class Dense(Curvature):
         self._factor = None
 
     def solve(self, grad, damping):
+        """Factored in the coordinates of standardized features: C^-1 M C^-1 + damping I,
+        C = diag(sqrt(unit)), so that neither the damping nor the factorization's pivot
+        test depends on the units of X."""
+        c = self._sqrt_unit
         if self._factor is None:
             M = self.stats
             if self._factor_buffer is None:
                 self._factor_buffer = np.empty_like(M)
             A = self._factor_buffer
-            np.copyto(A, M)
+            np.divide(M, np.multiply.outer(c, c), out=A)
             if len(self._flat_rows):
                 K = self.objective.n_classes
-                shift = max(float(np.trace(M)) / M.shape[0], 1e-300)
                 for j in self._flat_rows:
                     block = slice(j * K, (j + 1) * K)
+                    shift = max(float(np.trace(A[block, block])) / K, 1e-300)
                     A[block, block] += shift / K
             if not _core.linalg.damped_cholesky_factor(A, float(damping)):
                 return None
             self._factor = A
         step = np.empty_like(grad)
-        _core.linalg.cholesky_solve(self._factor, grad, step)
-        return step
+        _core.linalg.cholesky_solve(self._factor, grad / c, step)
+        return step / c
 
     def quad(self, v):
         return float(v @ (self.stats @ v))
@@ -87,7 +92,7 @@ class Dense(Curvature):
     def scale(self):
         if self.stats is None:
             return 1.0
-        return self._finite_positive(float(np.mean(np.diag(self.stats))))
+        return self._finite_positive(float(np.mean(np.diag(self.stats) / self.unit)))
 
     def step_kl(self, delta):
         """Read off M when it is the true Fisher (plus the penalty, subtracted here)."""

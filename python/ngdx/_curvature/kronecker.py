@@ -33,10 +33,11 @@ class Kronecker(Curvature):
 
     def solve(self, grad, damping):
         A, G, K = self.objective.input_gram(), self.stats, self.objective.n_classes
+        a_unit = self.unit.reshape(-1, K)[:, 0]  # c^2 of each input (1 for the bias)
         gamma = float(damping) + self.objective.l2
-        trA, trG = float(np.trace(A)) / A.shape[0], float(np.trace(G)) / K
+        trA, trG = float(np.mean(np.diag(A) / a_unit)), float(np.trace(G)) / K
         pi = np.sqrt(trA / trG) if trA > 0 and trG > 0 else 1.0
-        A_d = A + pi * np.sqrt(gamma) * np.eye(A.shape[0])
+        A_d = A + pi * np.sqrt(gamma) * np.diag(a_unit)
         G_d = G + (np.sqrt(gamma) / pi) * np.eye(K) + np.full((K, K), max(trG, 1e-300) / K)
         try:
             left = np.linalg.cholesky(A_d)
@@ -57,4 +58,5 @@ class Kronecker(Curvature):
         if self.stats is None:
             return 1.0
         A, K = self.objective.input_gram(), self.objective.n_classes
-        return self._finite_positive(np.trace(A) / A.shape[0] * np.trace(self.stats) / K)
+        a_unit = self.unit.reshape(-1, K)[:, 0]
+        return self._finite_positive(np.mean(np.diag(A) / a_unit) * np.trace(self.stats) / K)

@@ -26,7 +26,7 @@ class MatrixFree(Curvature):
     diagonal_pass = True
 
     def solve(self, grad, damping):
-        theta, lam = self.theta, float(damping)
+        theta, lam = self.theta, float(damping) * self.unit
         rtol = min(0.1, math.sqrt(float(np.abs(grad).max())))
         return conjugate_gradient(lambda v: self.objective.fisher_vector_product(theta, v)
                                   + lam * v, grad, self.stats + lam, rtol, CG_MAX_ITER)
@@ -37,7 +37,7 @@ class MatrixFree(Curvature):
     def scale(self):
         if self.stats is None:
             return 1.0
-        return self._finite_positive(float(np.mean(self.stats)))
+        return self._finite_positive(float(np.mean(self.stats / self.unit)))
 
 
 def conjugate_gradient(matvec, b, precond, rtol, max_iter):

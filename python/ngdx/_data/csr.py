@@ -119,9 +119,10 @@ def csr_parts(X, name: str = "X"):
 
 
 def _parts(X):
-    """csr_parts of a matrix as_csr returned."""
-    return (np.ascontiguousarray(X.data), np.ascontiguousarray(X.indices),
-            np.ascontiguousarray(X.indptr), X.shape)
+    """csr_parts of a matrix as_csr returned (each array C-contiguous and aligned, as the
+    core reads it; scipy's always are, so this copies nothing in practice)."""
+    return tuple(np.require(a, requirements=["C", "A"]) for a in (X.data, X.indices, X.indptr)
+                 ) + (X.shape,)
 
 
 def _check_structure(X, name):
@@ -213,6 +214,20 @@ class CSRRows:
                                  self.fit_intercept, self.sample_weight, "true", False, 1, 0,
                                  self.n_threads, None, A)
         return A
+
+    def column_scale(self, max_rows=65536):
+        """c (d,): the root mean square of each column of X (weighted by the sample
+        weights), from at most ``max_rows`` evenly spaced rows (all of them for smaller X),
+        as ``ArrayRows.column_scale``: the scale of each feature, which makes the
+        convergence test scale-free. Reads a sample, not a pass."""
+        step = max(1, -(-self.n_rows // max_rows))
+        Xs, sw = self.X[::step], self.sample_weight
+        s = np.full(Xs.shape[0], 1.0 / Xs.shape[0]) if sw is None else sw[::step]
+        if sw is not None:
+            if not s.sum() > 0:  # the sample missed every weighted row: use them all
+                Xs, s = self.X, sw
+            s = s / s.sum()
+        return np.sqrt(np.asarray(Xs.multiply(Xs).T @ s).ravel())
 
     # ------------------------------------------------------------ products with X
     def row_gram(self):

@@ -1,4 +1,4 @@
-"""Rows held in memory: the row source over one C-contiguous float64 ndarray.
+"""Rows held in memory: the row source over one C-contiguous float64 or float32 ndarray.
 
 A row source is where a fit's rows live. The objective reads rows only through it: it asks
 for a fused pass (loss, gradient, curvature statistics), a Fisher-vector product, per-row
@@ -19,13 +19,17 @@ import numpy as np
 
 from .. import _core
 
+#: Rows of a float32 X converted at a time by the products with X (about 1 MB at d = 32).
+_BLOCK_ROWS = 4096
+
 
 class ArrayRows:
     """X (n, d), labels y (n,) and optional sample weights (n,) held in memory.
 
-    Inputs must already be validated (C-contiguous float64, finite). ``fit_intercept``
-    appends an implicit column of ones to every row; the core adds it, so X is never
-    copied.
+    Inputs must already be validated (finite; X C-contiguous float64 or float32, the
+    others C-contiguous float64). ``fit_intercept`` appends an implicit column of ones to
+    every row; the core adds it, so X is never copied. A float32 X is read as float32 by
+    the core's passes; the products with X below compute in float64.
     """
 
     def __init__(self, X, y, *, sample_weight=None, fit_intercept=False, n_threads=1):
@@ -79,20 +83,56 @@ class ArrayRows:
                                    self.n_threads, A)
         return A
 
+    def column_scale(self, max_rows=65536):
+        """c (d,): the root mean square of each column of X (weighted by the sample
+        weights), from at most ``max_rows`` evenly spaced rows (all of them for smaller X):
+        the scale of each feature, which makes the convergence test scale-free. Reads a
+        sample, not a pass."""
+        step = max(1, -(-self.n_rows // max_rows))
+        Xs = self.X[::step]
+        sw = self.sample_weight
+        if sw is None:
+            sq = np.einsum("ij,ij->j", Xs, Xs, dtype=np.float64) / Xs.shape[0]
+        else:
+            s = sw[::step]
+            total = s.sum()
+            if not total > 0:  # the sample missed every weighted row: use them all
+                Xs, s, total = self.X, sw, sw.sum()
+            sq = np.einsum("i,ij,ij->j", s / total, Xs, Xs, dtype=np.float64)
+        return np.sqrt(sq)
+
     # ------------------------------------------------------------ products with X
     def row_gram(self):
-        """X X^T (n, n), computed once (the sample-space solve's constant)."""
+        """X X^T (n, n) in float64, computed once (the sample-space solve's constant)."""
         if self._row_gram is None:
             self.n_passes += 1
-            self._row_gram = self.X @ self.X.T
+            X = self.X.astype(np.float64, copy=False)  # float32 X X^T would round to float32
+            self._row_gram = X @ X.T
         return self._row_gram
 
     def matmul(self, B):
-        """X @ B, B (d,) or (d, k)."""
+        """X @ B in float64, B (d,) or (d, k) float64."""
         self.n_passes += 1
-        return self.X @ B
+        if self.X.dtype == np.float64:
+            return self.X @ B
+        out = np.empty((self.n_rows,) + np.shape(B)[1:])
+        for rows, X in self._float64_blocks():
+            out[rows] = X @ B
+        return out
 
     def rmatmul(self, Z):
-        """X^T @ Z, Z (n,) or (n, k)."""
+        """X^T @ Z in float64, Z (n,) or (n, k) float64."""
         self.n_passes += 1
-        return self.X.T @ Z
+        if self.X.dtype == np.float64:
+            return self.X.T @ Z
+        out = np.zeros((self.n_features,) + np.shape(Z)[1:])
+        for rows, X in self._float64_blocks():
+            out += X.T @ Z[rows]
+        return out
+
+    def _float64_blocks(self, rows_per_block=_BLOCK_ROWS):
+        """(slice, X[slice] as float64) over the rows of a float32 X: NumPy would convert
+        all of X for a mixed float32 @ float64 product, this a block at a time."""
+        for i in range(0, self.n_rows, rows_per_block):
+            rows = slice(i, i + rows_per_block)
+            yield rows, self.X[rows].astype(np.float64)

@@ -14,6 +14,7 @@ To add a family: one class here (or an instance of an existing one), one entry i
 from __future__ import annotations
 
 import math
+import numbers
 
 import numpy as np
 
@@ -56,8 +57,11 @@ class Family:
     def __repr__(self) -> str:
         return f"<ngdx family {self.name!r}>"
 
-    def n_classes(self, y: np.ndarray, coef_init=None) -> int:
+    def n_classes(self, y: np.ndarray, coef_init=None, n_classes=None) -> int:
         """K, the number of outputs: 1 for one-output families."""
+        if n_classes is not None and n_classes != 1:
+            raise ValueError(f"n_classes is for model 'multinomial'; model {self.name!r} has "
+                             f"one output, got n_classes={n_classes!r}")
         return 1
 
     def check_labels(self, y: np.ndarray, n_classes: int) -> None:
@@ -110,16 +114,42 @@ class Multinomial(Family):
     multi_output = True
     labels = "integer labels 0..K-1"
 
-    def n_classes(self, y, coef_init=None):
-        """The columns of coef_init when given, else max(y) + 1 (>= 2)."""
+    def n_classes(self, y, coef_init=None, n_classes=None):
+        """K: ``n_classes`` when given, else the columns of coef_init, else max(y) + 1 with
+        every class 0..K-1 present in y (checked before anything of size K is allocated).
+        Labels must be integers >= 0 below K."""
+        if not np.all(y == np.floor(y)) or y.min() < 0:
+            bad = y[(y != np.floor(y)) | (y < 0)][0]
+            raise ValueError("y for model 'multinomial' must hold integer labels 0..K-1; got "
+                             f"{float(bad)!r} (the scikit-learn estimator NGDClassifier encodes "
+                             "labels of any type)")
+        top = float(y.max())
+        if n_classes is not None:
+            if (isinstance(n_classes, bool) or not isinstance(n_classes, numbers.Integral)
+                    or n_classes < 2):
+                raise ValueError(f"n_classes must be an integer >= 2 or None, got {n_classes!r}")
+            if top >= n_classes:
+                raise ValueError(f"y has the label {top:g} but n_classes={n_classes}: labels "
+                                 f"must be in 0..{n_classes - 1}")
+            return int(n_classes)
         if coef_init is not None and np.ndim(coef_init) == 2:
             return int(np.shape(coef_init)[1])
-        if not (np.all(y == np.floor(y)) and y.min() >= 0):
-            raise ValueError("y for model 'multinomial' must hold integer labels 0..K-1")
-        K = int(y.max()) + 1
-        if K < 2:
+        if top + 1 < 2:
+            raise ValueError("model 'multinomial' needs at least 2 classes; y has labels 0..0")
+        if top >= len(y):  # some class 0..top has no row: decided before any bincount
             raise ValueError(
-                f"model 'multinomial' needs at least 2 classes; y has labels 0..{K - 1}")
+                f"y has the label {top:g} but only {len(y)} rows, so some of the classes "
+                f"0..{top:g} have no row; labels must be 0..K-1 with every class present. "
+                "Relabel them (NGDClassifier encodes any labels) or pass n_classes=K "
+                "to fit classes that have no rows")
+        K = int(top) + 1
+        missing = np.flatnonzero(np.bincount(y.astype(np.intp), minlength=K) == 0)
+        if missing.size:
+            shown = ", ".join(str(c) for c in missing[:10]) + (", ..." if missing.size > 10 else "")
+            raise ValueError(
+                f"y has labels 0..{K - 1} but the classes {shown} have no row; labels must be "
+                "0..K-1 with every class present. Relabel them (NGDClassifier encodes any "
+                f"labels) or pass n_classes={K} to fit classes that have no rows")
         return K
 
     def check_labels(self, y, n_classes):

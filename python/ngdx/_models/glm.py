@@ -143,6 +143,18 @@ class GLMObjective:
         F[np.diag_indices(self.p)] += self.l2 * self.penalty_mask
         return F
 
+    def param_scale(self):
+        """(p,) the scale of each parameter's feature: the root mean square of its column
+        of X (1 for the intercept, and where a column is zero). grad / param_scale is the
+        gradient with respect to the coefficients of standardized features, which the
+        convergence test reads: rescaling a feature does not change when a fit stops."""
+        with np.errstate(over="ignore", invalid="ignore"):
+            c = self.rows.column_scale()
+        c = np.where(np.isfinite(c) & (c > np.finfo(float).tiny), c, 1.0)
+        scale = np.ones((self.d + self.fit_intercept, self.n_classes))
+        scale[: self.d] = c[:, None]
+        return scale.ravel()
+
     def coef_is_zero(self, theta) -> bool:
         return not theta[: self.d * self.n_classes].any()
 

@@ -4,7 +4,7 @@ Order of calls (scikit-learn's ``NewtonSolver`` template)::
 
     setup      start the state: evaluate at theta0, initial lr and damping
     loop:
-      stop?    converged (max|grad| <= tol), separable classes, max_iter
+      stop?    converged (max|scaled grad| <= tol), separable classes, max_iter
       curvature  refresh M at the current point when it is stale
       direction  solve (M + damping I) d = grad; a failed solve raises the damping
       step       the step rule turns d into a trial point (and its KL)
@@ -26,7 +26,7 @@ import numpy as np
 
 from .._result import FitResult, History, convergence_warning
 from .damping import ACCEPT, REJECT, STOP, resolution
-from .state import State, print_header, print_row, record
+from .state import State, print_header, print_row, record, scaled_norm
 from .steps import gradient_descent_lr
 
 MAX_DAMPING_RAISES = 60  # damping increases (failed solves or rejected steps) per iteration
@@ -85,7 +85,8 @@ class Solver:
         ev = self.evaluate(theta, True)
         self.curvature.refresh(theta, ev.stats)
         state = State(theta=theta, f=ev.f, grad=ev.grad, n_misclassified=ev.n_misclassified,
-                      damping=0.0, refresh_grad=float(np.abs(ev.grad).max()))
+                      damping=0.0, grad_unit=1.0 / self.objective.param_scale())
+        state.refresh_grad = state.grad_norm
         state.lr = self.lr if self.lr is not None else (
             1.0 if self.curvature.needs_statistics
             else gradient_descent_lr(self.objective, state.theta))
@@ -100,14 +101,14 @@ class Solver:
     def _stop_reason(self, state):
         """(converged, message[, warn]) when the fit must stop before another step."""
         if self.tol > 0 and state.grad_norm <= self.tol:
-            return True, f"converged: max|grad| <= tol = {self.tol:g}"
+            return True, f"converged: max|scaled grad| <= tol = {self.tol:g}"
         obj = self.objective
         if obj.family.classifier and obj.l2 == 0.0 and state.n_misclassified == 0:
             return (False, "the classes are separable: every training row is classified "
                     "correctly, so the likelihood has no finite maximizer and the "
                     "coefficients grow without bound; use l2 > 0 for a finite optimum", True)
         if state.n_iter >= self.max_iter:
-            return (False, f"max_iter = {self.max_iter} reached before max|grad| <= "
+            return (False, f"max_iter = {self.max_iter} reached before max|scaled grad| <= "
                     f"tol = {self.tol:g}; increase max_iter", self.tol > 0)
         return None
 
@@ -132,7 +133,7 @@ class Solver:
                          if self.damping.uses_prediction else None)
             verdict = self.damping.judge(state.f, trial.f, predicted,
                                          resolution(state.f, self.objective.rows.n_rows),
-                                         state.grad_norm, float(np.abs(trial.grad).max()))
+                                         state.grad_norm, scaled_norm(trial.grad, state.grad_unit))
             if verdict == STOP:
                 return ("the objective became non-finite; returning the last finite "
                         "iterate (reduce lr, use step='armijo' or damping='adaptive')")

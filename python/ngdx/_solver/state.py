@@ -27,11 +27,18 @@ class State:
     refresh_grad: float = math.inf  # max|grad| where the curvature was computed
     reuse_constant: float = math.nan  # a reused step's rate per unit of refresh_grad
     passes_recorded: int = 0      # passes over the data up to the last record
+    grad_unit: np.ndarray | float = 1.0  # 1 / each parameter's feature scale
     history: dict = field(default_factory=lambda: {k: [] for k in HISTORY_KEYS})
 
     @property
     def grad_norm(self) -> float:
-        return float(np.abs(self.grad).max())
+        """max_j |grad_j| / c_j, c_j the scale of parameter j's feature: the gradient in
+        standardized coordinates, what tol is compared with."""
+        return scaled_norm(self.grad, self.grad_unit)
+
+
+def scaled_norm(grad, unit) -> float:
+    return float(np.abs(grad * unit).max())
 
 
 def record(state, *, elapsed, step_norm, kl, damping, curvature, n_passes):

@@ -24,10 +24,12 @@ namespace ngdx::family {
 /// One term p * (delta + expm1(-delta)) of a discrete KL, delta = log p - log q. Since
 /// sum_k p_k (q_k / p_k - 1) = 0, KL = sum_k p_k (delta_k + exp(-delta_k) - 1): every term
 /// is >= 0 and O(delta^2), so small steps lose no digits to cancellation.
+/// Where q >> p (delta < -1) the term is p delta + q - p as it stands: p exp(-delta) = q
+/// would overflow or, once p underflows to 0, drop q from the sum.
 inline double kl_term(double log_p, double log_q) {
   const double p = std::exp(log_p);
-  if (p == 0.0) return 0.0;
   const double delta = log_p - log_q;
+  if (!(delta >= -1.0)) return p * (p == 0.0 ? 0.0 : delta) + (std::exp(log_q) - p);
   return p * (delta + std::expm1(-delta));
 }
 

@@ -2,7 +2,7 @@
 // problem (X, y, sample weights) a pass reads.
 #pragma once
 
-#include "ngdx/base/common.hpp"
+#include "ngdx/base/rows.hpp"
 
 namespace ngdx {
 
@@ -15,7 +15,8 @@ enum class Curvature : int { none = 0, fisher_true = 1, empirical = 2, hessian =
 
 /// What a pass reads. Shapes are checked by check() before any work starts.
 struct Problem {
-  const double* X = nullptr;  ///< n x d, row-major
+  const void* X = nullptr;  ///< n x d, row-major, of element type x_type
+  Scalar x_type = Scalar::f64;
   Index n = 0, d = 0;
   const double* y = nullptr;              ///< n labels (class indices as doubles for multinomial)
   const double* sample_weight = nullptr;  ///< n weights >= 0, or null for unit weights
@@ -28,6 +29,8 @@ struct Problem {
   void check(Model model, bool labels = true) const;
   /// sum of the sample weights, or n.
   double weight_sum() const;
+  /// X as a RowsView (read its blocks with a RowBlockReader).
+  RowsView rows() const { return {X, x_type, d}; }
 };
 
 }  // namespace ngdx

@@ -40,7 +40,7 @@ struct SparseProblem {
   Index dp() const { return X.d + (fit_intercept ? 1 : 0); }
   Index n_params() const { return dp() * n_classes; }
   /// The dense Problem with the same rows, sizes and checks; its X is never read.
-  Problem rows() const;
+  Problem meta() const;
   /// X's invariants and the dense problem's (labels in range when `labels`).
   void check(Model model, bool labels = true) const;
 };

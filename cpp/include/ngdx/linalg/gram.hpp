@@ -6,7 +6,7 @@
 #include <string>
 #include <vector>
 
-#include "ngdx/base/common.hpp"
+#include "ngdx/base/rows.hpp"
 #include "ngdx/linalg/gram_kernel.hpp"
 
 namespace ngdx {
@@ -42,15 +42,24 @@ class GramWorkspace {
   Matrix zero_accumulator() const { return Matrix::Zero(D_, D_); }
 
   /// Packs the m rows of X (row stride d, a trailing 1 when intercept is set) as the
-  /// next block; `next` (or null) is where the block after it starts, its next_rows rows
-  /// fetched into L2 during the next add().
-  void set_rows(const double* X, Index m, Index d, bool intercept, const double* next = nullptr,
-                Index next_rows = 0) {
+  /// next block; `next` (or null) is where the block after it starts, its next_bytes
+  /// bytes fetched into L2 during the next add().
+  void set_rows(const double* X, Index m, Index d, bool intercept, const void* next = nullptr,
+                Index next_bytes = 0) {
     double* P = aligned(packed_);
     kernel_->pack(X, m, d, intercept, D_, P);
     op_ = GramOperands{};
     op_.m = m, op_.D = D_, op_.packed = P;
-    op_.prefetch = next, op_.prefetch_bytes = next ? next_rows * d * Index(sizeof(double)) : 0;
+    op_.prefetch = next, op_.prefetch_bytes = next ? next_bytes : 0;
+  }
+  /// set_rows for rows i0 .. i0 + m of X (n rows), given as doubles at `rows` (X itself,
+  /// or its float32 rows converted by a RowBlockReader), prefetching the block of up to m
+  /// rows after them from X.
+  void set_block(const double* rows, const RowsView& X, Index n, Index i0, Index m,
+                 bool intercept) {
+    const Index next = std::min(m, n - i0 - m);  // rows of the block after this one
+    set_rows(rows, m, X.cols, intercept, next > 0 ? X.row_address(i0 + m) : nullptr,
+             next * X.cols * X.element_bytes());
   }
   /// acc(lower) += sum_k w_k x_k x_k^T over the rows set last (w null: unit weights).
   void add(const double* w, Matrix& acc) {
@@ -90,12 +99,12 @@ inline void write_symmetric(const Matrix& lower, Index p, double scale, double* 
 }
 
 /// out (dp x dp, full symmetric, row-major; dp = d + intercept) = scale * sum_i w_i a_i a_i^T,
-/// a_i row i of A (n x d, row-major) with a trailing 1 when intercept is set; w null means
-/// unit weights, and signed weights are allowed. The fused pass's row blocks, thread
-/// partition and ordered reduction: its curvature for weights w is this Gram, bit for bit,
-/// at the same thread count. K-FAC's factors are such Grams (activations with the bias
-/// column, output gradients).
-void weighted_gram(const double* A, Index n, Index d, bool intercept, const double* w,
-                   double scale, int n_threads, double* out);
+/// a_i row i of A (n x d = A.cols, row-major, float64 or float32) with a trailing 1 when
+/// intercept is set; w null means unit weights, and signed weights are allowed. The fused
+/// pass's row blocks, thread partition and ordered reduction: its curvature for weights w
+/// is this Gram, bit for bit, at the same thread count. K-FAC's factors are such Grams
+/// (activations with the bias column, output gradients).
+void weighted_gram(const RowsView& A, Index n, bool intercept, const double* w, double scale,
+                   int n_threads, double* out);
 
 }  // namespace ngdx

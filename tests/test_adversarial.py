@@ -1,0 +1,197 @@
+"""The adversarial inputs of issue 10, each pinned: a correct answer or a ValueError that
+names the argument, never a crash, a hang, a silent wrong answer or an absurd allocation."""
+
+from __future__ import annotations
+
+import tracemalloc
+import warnings
+
+import numpy as np
+import pytest
+
+import ngdx
+
+
+def logistic_data(n=200, d=3, seed=0):
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(n, d))
+    y = (rng.random(n) < 1 / (1 + np.exp(-X @ np.linspace(1, -1, d)))).astype(float)
+    return X, y
+
+
+# ------------------------------------------------------------------ multinomial labels
+def test_a_huge_label_is_a_value_error_before_any_allocation():
+    X = np.random.default_rng(0).normal(size=(100, 3))
+    for label in (10**7, 10**12, 2.0**62):
+        y = np.zeros(100)
+        y[:50], y[7] = 1, label
+        tracemalloc.start()
+        try:
+            with pytest.raises(ValueError, match=r"label .* only 100 rows.*n_classes"):
+                ngdx.fit(X, y, "multinomial")
+            peak = tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+        assert peak < 10 * X.nbytes
+
+
+def test_labels_with_missing_classes_are_named_not_fitted_as_empty_classes():
+    X = np.random.default_rng(0).normal(size=(60, 3))
+    y = np.repeat([0.0, 2.0, 5.0], 20)
+    with pytest.raises(ValueError, match=r"classes 1, 3, 4 have no row.*n_classes=6"):
+        ngdx.fit(X, y, "multinomial")
+    # asked for explicitly, the empty classes are fitted (and pushed towards probability 0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ngdx.ConvergenceWarning)
+        res = ngdx.fit(X, y, "multinomial", n_classes=6, l2=0.1, max_iter=20)
+    assert res.coef.shape == (3, 6)
+    assert (res.predict(X)[:, [1, 3, 4]] < 0.05).all()
+
+
+@pytest.mark.parametrize("n_classes,match", [
+    (1, "n_classes must be an integer >= 2"), (2.0, "n_classes must be an integer"),
+    (True, "n_classes must be an integer"), (3, r"label 5 but n_classes=3"),
+])
+def test_bad_n_classes_is_a_value_error(n_classes, match):
+    X = np.random.default_rng(0).normal(size=(60, 3))
+    y = np.repeat([0.0, 2.0, 5.0], 20)
+    with pytest.raises(ValueError, match=match):
+        ngdx.fit(X, y, "multinomial", n_classes=n_classes)
+
+
+def test_n_classes_is_for_the_multinomial_model_only():
+    X, y = logistic_data()
+    with pytest.raises(ValueError, match="n_classes is for model 'multinomial'"):
+        ngdx.fit(X, y, n_classes=2)
+
+
+# ------------------------------------------------------------------ booleans
+@pytest.mark.parametrize("value", ["no", "False", 0, 1, None, [True]])
+def test_fit_intercept_rejects_non_booleans(value):
+    X, y = logistic_data()
+    with pytest.raises(ValueError, match="fit_intercept must be True or False"):
+        ngdx.fit(X, y, fit_intercept=value)
+
+
+@pytest.mark.parametrize("value", ["yes", 1, None])
+def test_diagonal_rejects_non_booleans(value):
+    X, y = logistic_data()
+    with pytest.raises(ValueError, match="diagonal must be True or False"):
+        ngdx.fisher(X, y, np.zeros(3), diagonal=value)
+    with pytest.raises(ValueError, match="diagonal must be True or False"):
+        ngdx.fisher_from_scores(ngdx.scores(X, y, np.zeros(3)), diagonal=value)
+
+
+def test_verbose_rejects_strings():
+    X, y = logistic_data()
+    with pytest.raises(ValueError, match="verbose must be True, False or an integer"):
+        ngdx.fit(X, y, verbose="yes")
+
+
+# ------------------------------------------------------------------ automatic solver choice
+def test_a_small_wide_multinomial_problem_never_asks_for_gigabytes():
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(5, 5000))  # 200 KB; the dense curvature would be 3 x 1.8 GB
+    y = [0, 1, 2, 1, 0]
+    tracemalloc.start()
+    try:
+        res = ngdx.fit(X, y, "multinomial", l2=1e-2)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert res.converged and res.linear_solver == "cg"
+    assert peak < 50 * X.nbytes
+    # where CG does not apply, a ValueError says what does, before any allocation
+    with pytest.raises(ValueError, match=r"p = 15003 .* method 'diag' or 'kfac'"):
+        ngdx.fit(X, y, "multinomial", l2=1e-2, fisher="empirical")
+    with pytest.raises(ValueError, match=r"more than the memory budget"):
+        ngdx.fit(rng.normal(size=(5, 10**5)), y, "multinomial", linear_solver="cholesky")
+
+
+# ------------------------------------------------------------------ small fixes
+def test_dir_lists_every_public_name():
+    assert set(ngdx.__all__) <= set(dir(ngdx))
+    for name in ("NGDClassifier", "NGDRegressor", "ConvergenceWarning"):
+        assert name in dir(ngdx)
+
+
+@pytest.mark.parametrize("argv,match", [
+    (["demo", "--n", "0"], "--n: must be at least 1"),
+    (["demo", "--d", "x"], "--d: 'x' is not an integer"),
+    (["demo", "--max-iter", "-1"], "--max-iter: must be at least 1"),
+    (["demo", "--verbose", "5"], "--verbose: invalid choice"),
+])
+def test_demo_arguments_are_checked_like_any_cli(argv, match, capsys):
+    from ngdx.__main__ import main
+
+    with pytest.raises(SystemExit) as exit_info:
+        main(argv)
+    assert exit_info.value.code == 2
+    assert match in capsys.readouterr().err
+
+
+def test_poisson_regressor_scores_the_deviance_explained_as_scikit_learn():
+    pytest.importorskip("sklearn")
+    from sklearn.linear_model import PoissonRegressor
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(500, 3))
+    y = rng.poisson(np.exp(X @ [0.3, -0.2, 0.1] + 0.5))
+    ours = ngdx.NGDRegressor(model="poisson", l2=0.01).fit(X, y)
+    theirs = PoissonRegressor(alpha=0.01, tol=1e-10, max_iter=1000).fit(X, y)
+    assert np.isclose(ours.score(X, y), theirs.score(X, y), rtol=1e-6)
+    gaussian = ngdx.NGDRegressor().fit(X, y.astype(float))
+    from sklearn.metrics import r2_score
+
+    assert np.isclose(gaussian.score(X, y), r2_score(y, gaussian.predict(X)), rtol=1e-12)
+
+
+@pytest.mark.parametrize("kwargs,match", [
+    (dict(damping="auto"), "damping must be a number >= 0 or 'adaptive'"),
+    (dict(damping=None), "damping must be a finite number >= 0 or 'adaptive'"),
+    (dict(reuse_curvature="sometimes"), "reuse_curvature must be True, False or 'auto'"),
+    (dict(lr="big"), "lr must be a finite number > 0 or None"),
+])
+def test_messages_list_every_kind_of_value_a_parameter_takes(kwargs, match):
+    X, y = logistic_data()
+    with pytest.raises(ValueError, match=match):
+        ngdx.fit(X, y, **kwargs)
+
+
+# ------------------------------------------------------------------ scale-free stopping
+def model_data(model, n=400, d=3, seed=0):
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(n, d))
+    eta = X @ np.linspace(0.8, -0.6, d) + 0.2
+    y = {"logistic": (rng.random(n) < 1 / (1 + np.exp(-eta))).astype(float),
+         "probit": (rng.random(n) < 0.5 * (1 + np.tanh(eta))).astype(float),
+         "poisson": rng.poisson(np.exp(0.5 * eta)).astype(float),
+         "gaussian": eta + rng.normal(size=n),
+         "multinomial": rng.integers(0, 3, n).astype(float)}[model]
+    return X, y
+
+
+@pytest.mark.parametrize("model", ["logistic", "probit", "poisson", "gaussian", "multinomial"])
+@pytest.mark.parametrize("method", ["ngd", "newton", "diag"])
+@pytest.mark.parametrize("factor", [1e-9, 1e9])
+def test_a_fit_on_rescaled_features_stops_where_the_fit_on_X_does(model, method, factor):
+    X, y = model_data(model)
+    scales = factor * np.array([1.0, 3.0, 0.2])  # one factor overall, and per feature
+    base = ngdx.fit(X, y, model, method, max_iter=500)
+    scaled = ngdx.fit(X * scales, y, model, method, max_iter=500)
+    assert base.converged and scaled.converged
+    assert scaled.n_iter == base.n_iter and scaled.n_iter > 1
+    np.testing.assert_allclose(scaled.predict(X * scales), base.predict(X), rtol=1e-6, atol=1e-9)
+    coef = scaled.coef * (scales[:, None] if scaled.coef.ndim == 2 else scales)
+    np.testing.assert_allclose(coef, base.coef, rtol=1e-6, atol=1e-9)
+
+
+def test_the_scaled_gradient_is_what_tol_is_compared_with():
+    X, y = model_data("logistic")
+    X = X * [1e-9, 1.0, 1e6]
+    res = ngdx.fit(X, y, tol=1e-9)
+    raw = ngdx.grad(np.hstack([X, np.ones((len(X), 1))]), y,
+                    np.append(res.coef, res.intercept))
+    rms = np.append(np.sqrt((X ** 2).mean(axis=0)), 1.0)
+    assert np.isclose(res.history["grad_norm"][-1], np.abs(raw / rms).max(), rtol=1e-6)
+    assert res.history["grad_norm"][-1] <= 1e-9
