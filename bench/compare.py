@@ -332,12 +332,17 @@ def main(argv=None):
         del X, y
     report = "\n".join(lines + table) + "\n"
     if args.save:
-        path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results",
-                            f"{datetime.date.today()}-compare{'-quick' if args.quick else ''}.md")
-        with open(path, "w") as fh:
-            fh.write(report)
-        print(f"\nwritten to {path}")
+        save_result(report, "compare-quick" if args.quick else "compare")
     return 0
+
+
+def save_result(report, name):
+    """Writes report to bench/results/DATE-name.md."""
+    path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results",
+                        f"{datetime.date.today()}-{name}.md")
+    with open(path, "w") as fh:
+        fh.write(report)
+    print(f"\nwritten to {path}")
 
 
 if __name__ == "__main__":

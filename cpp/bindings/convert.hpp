@@ -14,6 +14,7 @@
 #include <string>
 
 #include "ngdx/base/common.hpp"
+#include "ngdx/glm/pass.hpp"
 #include "ngdx/glm/problem.hpp"
 
 namespace ngdx::bindings {
@@ -27,6 +28,7 @@ using InputMatrix = py::array;
 
 /// Each binds one layer's kernels into its submodule of _core (see module.cpp).
 void register_glm(py::module_& m);
+void register_sparse(py::module_& m);  // the GLM kernels on a CSR X, also into _core.glm
 void register_linalg(py::module_& m);
 void register_runtime(py::module_& m);
 
@@ -68,6 +70,29 @@ inline Index square_size(const Array& A, const char* name) {
   require(A.ndim() == 2 && A.shape(0) == A.shape(1),
           std::string(name) + " must be a square matrix, got shape " + shape_of(A));
   return A.shape(0);
+}
+
+/// A fused pass's request, its buffers' shapes checked against p (curvature_out is needed
+/// unless kind is "none": (p, p), or (p,) when diagonal).
+inline PassRequest make_pass_request(Index p, const std::string& kind, bool diagonal,
+                                     Index n_samples, std::uint64_t seed, OptArray& grad_out,
+                                     OptArray& curvature_out) {
+  PassRequest req;
+  req.kind = parse_kind(kind);
+  req.diagonal = diagonal;
+  req.n_samples = n_samples;
+  req.seed = seed;
+  if (grad_out) {
+    require_shape(*grad_out, "grad_out", p);
+    req.grad = grad_out->mutable_data();
+  }
+  if (req.kind != Curvature::none) {
+    require(curvature_out.has_value(), "curvature_out is needed for kind '" + kind + "'");
+    if (diagonal) require_shape(*curvature_out, "curvature_out", p);
+    else require_shape(*curvature_out, "curvature_out", p, p);
+    req.curvature = curvature_out->mutable_data();
+  }
+  return req;
 }
 
 /// A 2-D C-contiguous float64 or float32 array as a RowsView; TypeError for any other

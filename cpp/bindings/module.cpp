@@ -17,6 +17,7 @@ PYBIND11_MODULE(_core, m, py::mod_gil_not_used()) {
 
   py::module_ glm = m.def_submodule("glm", "GLM kernels: the fused pass and the per-row kernels");
   ngdx::bindings::register_glm(glm);
+  ngdx::bindings::register_sparse(glm);
 
   py::module_ linalg =
       m.def_submodule("linalg", "GLM-free linear algebra: Grams, damped and Kronecker solves");
