@@ -242,3 +242,38 @@ def test_a_model_overflowing_at_theta_is_a_value_error_not_inf():
         ngdx.loss(X, y, np.array([800.0, 0.0, 0.0]), "poisson")
     with pytest.raises(ValueError, match="overflows float64"):
         ngdx.value_grad_curvature(X, np.full(len(y), 1e200), np.zeros(3), "gaussian")
+
+
+# ------------------------------------------------------------------ sparse X at the door
+@pytest.mark.parametrize("fmt", ["csr", "csc", "coo"])
+def test_sparse_x_is_fitted_like_its_dense_twin_at_every_entry_point(fmt):
+    sparse = pytest.importorskip("scipy.sparse")
+    rng = np.random.default_rng(0)
+    X = sparse.random(400, 6, density=0.3, format=fmt, random_state=0)
+    Xd = np.ascontiguousarray(X.toarray())
+    y = (rng.random(400) < 0.5).astype(float)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore" if fmt != "csr" else "error", ngdx.PerformanceWarning)
+        res = ngdx.fit(X, y, l2=1e-3)
+        theta = res.coef
+        checks = [(ngdx.loss(X, y, theta), ngdx.loss(Xd, y, theta)),
+                  (ngdx.grad(X, y, theta), ngdx.grad(Xd, y, theta)),
+                  (ngdx.fisher(X, y, theta), ngdx.fisher(Xd, y, theta)),
+                  (ngdx.scores(X, y, theta), ngdx.scores(Xd, y, theta)),
+                  (res.predict(X), ngdx.fit(Xd, y, l2=1e-3).predict(Xd))]
+    for got, want in checks:
+        np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-15)
+    if fmt != "csr":  # converted once, and the warning says so
+        with pytest.warns(ngdx.PerformanceWarning, match=f"converted from {fmt.upper()} to CSR"):
+            ngdx.fit(X, y, l2=1e-3)
+
+
+def test_sparse_x_in_the_estimators():
+    sparse = pytest.importorskip("scipy.sparse")
+    rng = np.random.default_rng(1)
+    X = sparse.random(300, 5, density=0.4, format="csr", random_state=1)
+    y = np.array(["a", "b", "c"])[rng.integers(0, 3, 300)]
+    clf = ngdx.NGDClassifier(l2=1e-3).fit(X, y)
+    dense = ngdx.NGDClassifier(l2=1e-3).fit(np.ascontiguousarray(X.toarray()), y)
+    np.testing.assert_allclose(clf.predict_proba(X), dense.predict_proba(X.toarray()),
+                               rtol=1e-10)

@@ -23,7 +23,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ._fit import fit
 from ._typing import FisherKind, Method, Model, StepRule
-from ._validation import DESIGN_DTYPES, as_design
+from ._validation import DESIGN_DTYPES, as_rows_design
 
 BINARY_MODELS = ("logistic", "probit")
 REGRESSION_MODELS = ("gaussian", "poisson")
@@ -51,11 +51,17 @@ class _NGDEstimator(BaseEstimator):
                            n_threads=self.n_threads, verbose=self.verbose)
         return self
 
+    def __sklearn_tags__(self) -> Tags:
+        tags = super().__sklearn_tags__()
+        tags.input_tags.sparse = True  # scipy.sparse X: read by the core's CSR kernels
+        return tags
+
     def _validated(self, X: ArrayLike) -> np.ndarray:
         """X for prediction, checked against what fit saw, in the core's layout (so that
         the predictions made from it copy nothing)."""
         check_is_fitted(self)
-        return as_design(validate_data(self, X, dtype=DESIGN_DTYPES, reset=False))
+        X = validate_data(self, X, dtype=DESIGN_DTYPES, accept_sparse="csr", reset=False)
+        return as_rows_design(X)[0]
 
     @property
     def n_iter_(self) -> int:
@@ -188,7 +194,7 @@ class NGDClassifier(ClassifierMixin, _NGDEstimator):
         if self.model not in BINARY_MODELS:
             raise ValueError(f"{type(self).__name__}: unknown model {self.model!r}; valid: "
                              f"{', '.join(BINARY_MODELS)}")
-        X, y = validate_data(self, X, y, dtype=DESIGN_DTYPES)
+        X, y = validate_data(self, X, y, dtype=DESIGN_DTYPES, accept_sparse="csr")
         check_classification_targets(y)
         self.classes_, y_code = np.unique(y, return_inverse=True)
         if len(self.classes_) < 2:
@@ -363,7 +369,8 @@ class NGDRegressor(RegressorMixin, _NGDEstimator):
         if self.model not in REGRESSION_MODELS:
             raise ValueError(f"{type(self).__name__}: unknown model {self.model!r}; valid: "
                              f"{', '.join(REGRESSION_MODELS)}")
-        X, y = validate_data(self, X, y, dtype=DESIGN_DTYPES, y_numeric=True)
+        X, y = validate_data(self, X, y, dtype=DESIGN_DTYPES, accept_sparse="csr",
+                             y_numeric=True)
         return self._fit(X, y, self.model, sample_weight)
 
     @property

@@ -12,6 +12,7 @@ from numpy.typing import ArrayLike
 
 from ._curvature import REPRESENTATIONS
 from ._data import ArrayRows
+from ._data.csr import CSRRows
 from ._models import GLMObjective, get_family
 from ._result import FitResult
 from ._solver import (STEP_RULES, CurvatureSchedule, FixedDamping, LevenbergMarquardt, Solver,
@@ -19,7 +20,7 @@ from ._solver import (STEP_RULES, CurvatureSchedule, FixedDamping, LevenbergMarq
 from ._solver.choose import LINEAR_SOLVERS, METHODS, representation, use_reuse
 from ._config import resolve_threads
 from ._typing import FisherKind, LinearSolver, Method, Model, StepRule
-from ._validation import (as_design, as_float_array, as_initial_theta, as_labels,
+from ._validation import (as_rows_design, as_float_array, as_initial_theta, as_labels,
                           check_bool, check_choice, check_nonnegative, check_positive, check_positive_int,
                           check_sample_weight, mc_samples_alias, resolve_seed)
 
@@ -225,7 +226,7 @@ def build(X, y, model, method, *, fisher, damping, lr, step, max_kl, l2, fit_int
     step = check_choice(step, "step", STEPS)
     if METHODS[method].multi_output_only and not family.multi_output:
         raise ValueError(f"method {method!r} is for model 'multinomial', got model {family.name!r}")
-    X = as_design(X)
+    X, sparse = as_rows_design(X)
     n, d = X.shape
     y_arr = as_float_array(y, "y", 1)
     K = family.n_classes(y_arr, coef_init, n_classes)
@@ -255,14 +256,15 @@ def build(X, y, model, method, *, fisher, damping, lr, step, max_kl, l2, fit_int
     if isinstance(verbose, str) or not isinstance(verbose, (bool, numbers.Integral, np.bool_)):
         raise ValueError(f"verbose must be True, False or an integer, got {verbose!r}")
     p = (d + fit_intercept) * K
-    name = representation(method, linear_solver, family, fisher, n, p, K, X.nbytes)
+    x_bytes = (X.data.nbytes + X.indices.nbytes + X.indptr.nbytes) if sparse else X.nbytes
+    name = representation(method, linear_solver, family, fisher, n, p, K, x_bytes)
     reuse = use_reuse(reuse_curvature, method, step, name, n, d, K, fit_intercept)
     n_threads = resolve_threads(n_threads)
     if callback is not None and not callable(callback):
         raise ValueError(f"callback must be callable or None, got {callback!r}")
 
-    rows = ArrayRows(X, y_arr, sample_weight=sw, fit_intercept=fit_intercept,
-                     n_threads=n_threads)
+    source = CSRRows if sparse else ArrayRows
+    rows = source(X, y_arr, sample_weight=sw, fit_intercept=fit_intercept, n_threads=n_threads)
     objective = GLMObjective(rows, family, K, l2=l2)
     theta = as_initial_theta(objective, y_arr, sw, coef_init, intercept_init)
     kind = fisher if METHODS[method].kind == "fisher" else METHODS[method].kind

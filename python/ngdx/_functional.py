@@ -18,12 +18,23 @@ from . import _core
 from ._models import FISHER_KINDS, get_family
 from ._config import resolve_threads
 from ._typing import CurvatureKind, FisherKind, Model
-from ._validation import (as_design, as_problem, as_theta, check_bool, check_choice,
+from ._validation import (as_problem, as_rows_design, as_theta, check_bool, check_choice,
                           check_model, check_positive_int, mc_samples_alias, resolve_seed)
 
 #: The ``kind`` of [`ngdx.value_grad_curvature`][ngdx.value_grad_curvature]: every curvature
 #: of the fused pass.
 CURVATURE_KINDS = ("true", "empirical", "mc", "hessian", None)
+
+
+def _kernel(name, X):
+    """The core's kernel ``name`` for X and X's leading arguments: (X,) for a dense X, the
+    CSR arrays and the column count for a sparse one (``_core.glm.<name>_csr``)."""
+    from ._data.csr import _parts, is_sparse
+
+    if is_sparse(X):
+        data, indices, indptr, (_, d) = _parts(X)
+        return getattr(_core.glm, name + "_csr"), (data, indices, indptr, d)
+    return getattr(_core.glm, name), (X,)
 
 
 def fused(X, y, theta, model="logistic", kind="none", *, diagonal=False, n_mc_samples=1,
@@ -41,9 +52,10 @@ def fused(X, y, theta, model="logistic", kind="none", *, diagonal=False, n_mc_sa
     curvature = None
     if kind != "none":
         curvature = np.empty(p) if diagonal else np.empty((p, p))
-    loss, _ = _core.glm.fused_pass(model, X, y, theta, K, bool(fit_intercept), sample_weight,
-                                   kind, bool(diagonal), int(n_mc_samples), int(seed),
-                                   resolve_threads(n_threads), grad, curvature)
+    kernel, X_args = _kernel("fused_pass", X)
+    loss, _ = kernel(model, *X_args, y, theta, K, bool(fit_intercept), sample_weight, kind,
+                     bool(diagonal), int(n_mc_samples), int(seed), resolve_threads(n_threads),
+                     grad, curvature)
     if not (np.isfinite(loss) and np.isfinite(grad).all()
             and (curvature is None or np.isfinite(curvature).all())):
         raise ValueError(
@@ -201,7 +213,8 @@ def scores(X: ArrayLike, y: ArrayLike, theta: ArrayLike, model: Model = "logisti
     """
     model, X, y, theta, n_classes = as_problem(X, y, theta, model)
     out = np.empty((X.shape[0], theta.size))
-    _core.glm.scores(model, X, y, theta.ravel(), n_classes, False, resolve_threads(n_threads), out)
+    kernel, X_args = _kernel("scores", X)
+    kernel(model, *X_args, y, theta.ravel(), n_classes, False, resolve_threads(n_threads), out)
     return out
 
 
@@ -313,10 +326,11 @@ def kl(X: ArrayLike, theta_p: ArrayLike, theta_q: ArrayLike, model: Model = "log
     0.5
     """
     model = check_model(model)
-    X = as_design(X)
+    X, _ = as_rows_design(X)
     theta_p, n_classes = as_theta(theta_p, model, X.shape[1], "theta_p")
     theta_q, _ = as_theta(theta_q, model, X.shape[1], "theta_q")
     if theta_p.shape != theta_q.shape:
         raise ValueError(f"theta_p and theta_q differ in shape: {theta_p.shape} vs {theta_q.shape}")
-    return _core.glm.mean_kl(model, X, theta_p.ravel(), theta_q.ravel(), n_classes, False, None,
+    kernel, X_args = _kernel("mean_kl", X)
+    return kernel(model, *X_args, theta_p.ravel(), theta_q.ravel(), n_classes, False, None,
                          resolve_threads(n_threads))

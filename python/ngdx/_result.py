@@ -126,9 +126,9 @@ class FitResult:
     n_passes: int = 0
 
     def _theta(self, X: ArrayLike) -> tuple[np.ndarray, np.ndarray, int]:
-        from ._validation import as_design
+        from ._validation import as_rows_design
 
-        X = as_design(X)
+        X, _ = as_rows_design(X)
         d = self.coef.shape[0]
         if X.shape[1] != d:
             raise ValueError(f"X has {X.shape[1]} columns but the fit had {d}")
@@ -139,7 +139,7 @@ class FitResult:
     def decision_function(self, X: ArrayLike) -> np.ndarray:
         """The linear predictor eta = X @ coef + intercept, shape (n,) or (n, K)."""
         X, theta, K = self._theta(X)
-        eta = X @ theta.reshape(-1, K)[:-1] + theta.reshape(-1, K)[-1]
+        eta = np.asarray(X @ theta.reshape(-1, K)[:-1]) + theta.reshape(-1, K)[-1]
         return eta if self.coef.ndim == 2 else eta[:, 0]
 
     def predict(self, X: ArrayLike) -> np.ndarray:
@@ -152,7 +152,14 @@ class FitResult:
         from . import _core
         from ._config import get_num_threads
 
+        from ._data.csr import _parts, is_sparse
+
         X, theta, K = self._theta(X)
         out = np.empty((X.shape[0], K))
-        _core.glm.predict_mean(self.model, X, theta, K, True, get_num_threads(), out)
+        if is_sparse(X):
+            data, indices, indptr, (_, d) = _parts(X)
+            _core.glm.predict_mean_csr(self.model, data, indices, indptr, d, theta, K, True,
+                                       get_num_threads(), out)
+        else:
+            _core.glm.predict_mean(self.model, X, theta, K, True, get_num_threads(), out)
         return out if self.coef.ndim == 2 else out[:, 0]

@@ -111,6 +111,20 @@ def as_design(X) -> np.ndarray:
     return arr
 
 
+def as_rows_design(X):
+    """X for a row source: a checked CSR matrix (scipy.sparse of any format, converted once
+    with a ``PerformanceWarning`` that says what was copied) or, as :func:`as_design`, a
+    dense array. Returns (X, is_sparse)."""
+    from ._data.csr import as_csr, copy_note, is_sparse
+
+    if not is_sparse(X):
+        return as_design(X), False
+    note = copy_note(X)
+    if note is not None:
+        warnings.warn(note, PerformanceWarning, stacklevel=_caller_level())
+    return as_csr(X), True
+
+
 def _caller_level() -> int:
     """The ``stacklevel`` that makes a warning issued by this function's caller name the
     first frame outside ngdx: the user's call, however deep inside ngdx it is raised."""
@@ -155,7 +169,7 @@ def as_problem(X, y, theta, model, *, y_required: bool = True
                ) -> tuple[str, np.ndarray, np.ndarray | None, np.ndarray, int]:
     """Check a whole (X, y, theta, model) call: (model, X, y or None, theta, n_classes)."""
     model = check_model(model)
-    X = as_design(X)
+    X, _ = as_rows_design(X)
     theta, n_classes = as_theta(theta, model, X.shape[1])
     if y is None:
         if y_required:

@@ -85,7 +85,7 @@ def fit_call(draw):
         assume(active("fit:wide-multinomial"))
         n = X.shape[0]
         args = dict(X=draw(moderate((n, 2000))), y=np.arange(n) % 3, model="multinomial",
-                    l2=1e-2)
+                    l2=1e-2, n_classes=3)
         model, K, canon = "multinomial", 3, dict(args)
         expect = Expect("ok", (), "fit:wide-multinomial")
     elif which in ("X", "y"):
