@@ -16,21 +16,8 @@ py::tuple fused_pass(const std::string& model_name, const InputMatrix& X, const 
   const ngdx::Problem pb = make_problem(X, y, n_classes, fit_intercept, sample_weight);
   const Index p = pb.n_params();
   require_shape(theta, "theta", p);
-  ngdx::PassRequest req;
-  req.kind = parse_kind(kind);
-  req.diagonal = diagonal;
-  req.n_samples = n_samples;
-  req.seed = seed;
-  if (grad_out) {
-    require_shape(*grad_out, "grad_out", p);
-    req.grad = grad_out->mutable_data();
-  }
-  if (req.kind != Curvature::none) {
-    require(curvature_out.has_value(), "curvature_out is needed for kind '" + kind + "'");
-    if (diagonal) require_shape(*curvature_out, "curvature_out", p);
-    else require_shape(*curvature_out, "curvature_out", p, p);
-    req.curvature = curvature_out->mutable_data();
-  }
+  const ngdx::PassRequest req =
+      make_pass_request(p, kind, diagonal, n_samples, seed, grad_out, curvature_out);
   ngdx::PassResult result;
   {
     // Safe to run without the GIL: every buffer above is owned by an argument that stays

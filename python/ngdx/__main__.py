@@ -20,26 +20,17 @@ def info():
           f"(this build and CPU can run: {', '.join(kernels)})")
 
 
-def positive_int(text):
-    """argparse type: an integer >= 1."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
-    return value
-
-
-def nonnegative_int(text):
-    """argparse type: an integer >= 0."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be at least 0, got {value}")
-    return value
+def int_at_least(low):
+    """An argparse type: an integer >= low."""
+    def parse(text):
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+        if value < low:
+            raise argparse.ArgumentTypeError(f"must be at least {low}, got {value}")
+        return value
+    return parse
 
 
 def main(argv=None):
@@ -47,11 +38,11 @@ def main(argv=None):
     commands = parser.add_subparsers(dest="command")
     demo = commands.add_parser("demo", help="compare the optimizers on a synthetic problem")
     demo.add_argument("--model", default="logistic", choices=ngdx.MODELS)
-    demo.add_argument("--n", type=positive_int, default=20000, help="rows (default 20000)")
-    demo.add_argument("--d", type=positive_int, default=20, help="features (default 20)")
-    demo.add_argument("--seed", type=nonnegative_int, default=0, help="data seed (default 0)")
+    demo.add_argument("--n", type=int_at_least(1), default=20000, help="rows (default 20000)")
+    demo.add_argument("--d", type=int_at_least(1), default=20, help="features (default 20)")
+    demo.add_argument("--seed", type=int_at_least(0), default=0, help="data seed (default 0)")
     demo.add_argument("--out", default=".", help="folder for the plot (default: here)")
-    demo.add_argument("--max-iter", type=positive_int, default=1000,
+    demo.add_argument("--max-iter", type=int_at_least(1), default=1000,
                       help="per method (default 1000)")
     demo.add_argument("--verbose", type=int, default=0, choices=(0, 1, 2),
                       help="1 or 2: per-iteration lines")
