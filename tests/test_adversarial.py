@@ -277,3 +277,11 @@ def test_sparse_x_in_the_estimators():
     dense = ngdx.NGDClassifier(l2=1e-3).fit(np.ascontiguousarray(X.toarray()), y)
     np.testing.assert_allclose(clf.predict_proba(X), dense.predict_proba(X.toarray()),
                                rtol=1e-10)
+
+
+def test_a_start_where_the_model_overflows_is_a_value_error():
+    X, y = model_data("poisson")
+    with pytest.raises(ValueError, match="not finite at the starting point.*coef_init"):
+        ngdx.fit(X, y, "poisson", coef_init=np.full(3, 1e300))
+    with pytest.raises(ValueError, match="not finite at the starting point"):
+        ngdx.fit(X, y, "poisson", intercept_init=1e300)

@@ -220,6 +220,8 @@ def build(X, y, model, method, *, fisher, damping, lr, step, max_kl, l2, fit_int
     The solver's objective, curvature and policies are plain attributes: a test or a new
     driver replaces one (a schedule, a step rule) before ``solver.run(theta0)``.
     """
+    if callback is not None and not callable(callback):
+        raise ValueError(f"callback must be callable or None, got {callback!r}")
     family = get_family(model)
     method = check_choice(method, "method", tuple(METHODS))
     fisher = check_choice(fisher, "fisher", FISHERS)
@@ -260,8 +262,6 @@ def build(X, y, model, method, *, fisher, damping, lr, step, max_kl, l2, fit_int
     name = representation(method, linear_solver, family, fisher, n, p, K, x_bytes)
     reuse = use_reuse(reuse_curvature, method, step, name, n, d, K, fit_intercept)
     n_threads = resolve_threads(n_threads)
-    if callback is not None and not callable(callback):
-        raise ValueError(f"callback must be callable or None, got {callback!r}")
 
     source = CSRRows if sparse else ArrayRows
     rows = source(X, y_arr, sample_weight=sw, fit_intercept=fit_intercept, n_threads=n_threads)

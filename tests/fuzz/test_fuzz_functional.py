@@ -94,6 +94,15 @@ def test_value_functions(entry, data):
 KINDS = ("true", "empirical", "mc")
 
 
+def _kind_param(kinds):
+    """The kind argument: its valid values (None too for value_grad_curvature, where it
+    means no curvature) and invalid ones."""
+    named = choice("kind", [k for k in kinds if k is not None])
+    if None not in kinds:
+        return named
+    return Param("kind", tuple(kinds), tuple(v for v in named.invalid if v is not None))
+
+
 @pytest.mark.parametrize("entry", ["fisher", "value_grad_curvature"])
 @FUZZ
 @given(data=st.data())
@@ -107,7 +116,7 @@ def test_curvature_functions(entry, data):
                 n_threads=None)
     params = {"model": _model_param(model), "n_threads": N_THREADS, "seed": SEED,
               "n_mc_samples": posint("n_mc_samples", 3),
-              "kind": choice("kind", [k for k in kinds if k is not None]),
+              "kind": _kind_param(kinds),
               "diagonal": Param("diagonal", (True, False), BOOL_INVALID, gap="diagonal:non-bool")}
     args, c, expect = _vary(draw, args, PROBLEM_ARRAYS, params)
     p = theta.size

@@ -69,7 +69,13 @@ class Family:
 
     def null_intercept(self, y: np.ndarray, s: np.ndarray, n_classes: int):
         """The optimum of the intercept-only model (clipped): the usual GLM start."""
-        return float(s @ y / s.sum())
+        with np.errstate(over="ignore", invalid="ignore"):
+            mean = float(s @ y / s.sum())
+        if not np.isfinite(mean):  # the weighted sum overflowed: the same mean, rescaled
+            w = s / s.max()
+            mean = float((w * (y / max(float(np.abs(y).max()), 1.0))) @ np.ones_like(y)
+                         / w.sum()) * max(float(np.abs(y).max()), 1.0)
+        return mean
 
 
 class Binary(Family):

@@ -74,9 +74,11 @@ class Solver:
 
     def _run(self, theta):
         state = self._setup(theta)
-        if not math.isfinite(state.f):
-            return self._finish(state, False, "the objective is not finite at the starting "
-                                "point; pass a smaller coef_init", warn=True)
+        if not (math.isfinite(state.f) and np.isfinite(state.grad).all()):
+            raise ValueError(
+                f"the objective is not finite at the starting point (f = {state.f!r}): the "
+                "model overflows at coef_init / intercept_init (pass smaller ones), or at "
+                "these X and y")
         while True:
             reason = self._stop_reason(state)
             if reason is not None:
