@@ -17,6 +17,7 @@ import sys
 import numpy as np
 
 from .. import _core
+from .base import RowSource
 
 #: The index dtypes of scipy.sparse, which the core takes without conversion.
 INDEX_DTYPES = (np.dtype(np.int32), np.dtype(np.int64))
@@ -153,7 +154,7 @@ def _check_finite(X, name):
                      f"{int(X.indices[k])}) ({int((~finite).sum())} non-finite values)")
 
 
-class CSRRows:
+class CSRRows(RowSource):
     """X (n, d) as a scipy.sparse CSR matrix, labels y (n,) and optional sample weights (n,).
 
     The row source of ``ArrayRows`` (same methods, same results to rounding) over a sparse X:
@@ -167,16 +168,7 @@ class CSRRows:
         self.X = as_csr(X)
         data, indices, indptr, (self.n_rows, self.n_features) = _parts(self.X)
         self._csr = (data, indices, indptr, self.n_features)  # the kernels' first arguments
-        self.y, self.sample_weight = y, sample_weight
-        self.fit_intercept = bool(fit_intercept)
-        self.n_threads = int(n_threads)
-        self.n_passes = 0
-        self._row_gram = None
-
-    @property
-    def weight_sum(self) -> float:
-        """The sum of the sample weights (n without them): the mean's denominator."""
-        return float(self.n_rows if self.sample_weight is None else self.sample_weight.sum())
+        super().__init__(y, sample_weight, fit_intercept, n_threads)
 
     # ------------------------------------------------------------ fused passes of the core
     def fused_pass(self, model, theta, n_classes, kind="none", *, diagonal=False,

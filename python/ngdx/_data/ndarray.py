@@ -18,12 +18,13 @@ from __future__ import annotations
 import numpy as np
 
 from .. import _core
+from .base import RowSource
 
 #: Rows of a float32 X converted at a time by the products with X (about 1 MB at d = 32).
 _BLOCK_ROWS = 4096
 
 
-class ArrayRows:
+class ArrayRows(RowSource):
     """X (n, d), labels y (n,) and optional sample weights (n,) held in memory.
 
     Inputs must already be validated (finite; X C-contiguous float64 or float32, the
@@ -33,17 +34,9 @@ class ArrayRows:
     """
 
     def __init__(self, X, y, *, sample_weight=None, fit_intercept=False, n_threads=1):
-        self.X, self.y, self.sample_weight = X, y, sample_weight
-        self.fit_intercept = bool(fit_intercept)
-        self.n_threads = int(n_threads)
+        self.X = X
         self.n_rows, self.n_features = X.shape
-        self.n_passes = 0
-        self._row_gram = None
-
-    @property
-    def weight_sum(self) -> float:
-        """The sum of the sample weights (n without them): the mean's denominator."""
-        return float(self.n_rows if self.sample_weight is None else self.sample_weight.sum())
+        super().__init__(y, sample_weight, fit_intercept, n_threads)
 
     # ------------------------------------------------------------ fused passes of the core
     def fused_pass(self, model, theta, n_classes, kind="none", *, diagonal=False,
