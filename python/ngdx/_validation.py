@@ -98,6 +98,10 @@ def as_design(X) -> np.ndarray:
         raise ValueError(f"X must be 2-D, got shape {arr.shape}")
     if arr.dtype not in DESIGN_DTYPES:
         arr = np.ascontiguousarray(arr, dtype=np.float64)
+    elif arr.flags.c_contiguous and not arr.flags.aligned:
+        # the core reads its values through references: an unaligned one is undefined
+        # behaviour (UBSan's "reference binding to misaligned address")
+        arr = np.require(arr, requirements=["C_CONTIGUOUS", "ALIGNED"])
     elif not arr.flags.c_contiguous:
         layout = "Fortran-ordered" if arr.flags.f_contiguous else "a strided view"
         warnings.warn(

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import copy
 import faulthandler
+import sys
 import os
 import re
 import resource
@@ -148,7 +149,9 @@ def run(fn, args: dict, expect: Expect, *, out_bytes: int = 0, check=None):
     rss0, _ = _rss_now_and_peak() if precise else (0, 0)
     maxrss0 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
     tracemalloc.start()
-    faulthandler.dump_traceback_later(WATCHDOG_SECONDS, exit=True)
+    # to the process's real stderr: pytest's capture may have replaced sys.stderr by an
+    # object without a file descriptor (--capture=sys, as .ci/sanitize runs it)
+    faulthandler.dump_traceback_later(WATCHDOG_SECONDS, exit=True, file=sys.__stderr__)
     error = result = None
     t0 = time.perf_counter()
     with warnings.catch_warnings(record=True) as caught:
