@@ -4,6 +4,7 @@
 #include "ngdx/base/parallel.hpp"
 #include "ngdx/glm/families.hpp"
 #include "ngdx/glm/pass.hpp"
+#include "ngdx/glm/row_family.hpp"
 #include "ngdx/linalg/gram.hpp"
 
 namespace ngdx {
@@ -20,29 +21,7 @@ struct ScalarState {
   GramWorkspace gram;
 };
 
-/// Curvature weight of one row: d2/deta2 of the kind's quadratic form.
-template <class F>
-double curvature_weight(Curvature kind, double eta, double y, const family::RowValues& v,
-                        Index row, const PassRequest& req) {
-  switch (kind) {
-    case Curvature::fisher_true: return v.fisher_w;
-    case Curvature::hessian: return F::hessian_w(eta, y);
-    case Curvature::empirical: return v.r * v.r;
-    case Curvature::mc: {
-      double acc = 0.0;
-      for (Index s = 0; s < req.n_samples; ++s) {
-        const rng::Stream stream(req.seed, static_cast<std::uint64_t>(row),
-                                 static_cast<std::uint64_t>(req.n_samples),
-                                 static_cast<std::uint64_t>(s));
-        const double rs = F::dloss(eta, F::sample(eta, stream));
-        acc += rs * rs;
-      }
-      return acc / static_cast<double>(req.n_samples);
-    }
-    case Curvature::none: break;
-  }
-  return 0.0;
-}
+using family::curvature_weight;  // one-output families, shared with the CSR pass
 
 template <class F>
 PassResult pass(const Problem& pb, const double* theta_ptr, const PassRequest& req, int n_threads) {

@@ -72,9 +72,8 @@ class Family:
         with np.errstate(over="ignore", invalid="ignore"):
             mean = float(s @ y / s.sum())
         if not np.isfinite(mean):  # the weighted sum overflowed: the same mean, rescaled
-            w = s / s.max()
-            mean = float((w * (y / max(float(np.abs(y).max()), 1.0))) @ np.ones_like(y)
-                         / w.sum()) * max(float(np.abs(y).max()), 1.0)
+            scale = max(float(np.abs(y).max()), 1.0)
+            mean = float(np.average(y / scale, weights=s / s.max())) * scale
         return mean
 
 
