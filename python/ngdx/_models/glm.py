@@ -59,6 +59,7 @@ class GLMObjective:
             self.penalty_mask[self.d * n_classes:] = 0.0
         self._fvp = np.empty(self.p)
         self._input_gram = None
+        self._param_scale = None
 
     # ------------------------------------------------------------------ passes over X
     def evaluate(self, theta, kind="none", *, diagonal=False, n_mc_samples=1, seed=0,
@@ -147,13 +148,17 @@ class GLMObjective:
         """(p,) the scale of each parameter's feature: the root mean square of its column
         of X (1 for the intercept, and where a column is zero). grad / param_scale is the
         gradient with respect to the coefficients of standardized features, which the
-        convergence test reads: rescaling a feature does not change when a fit stops."""
+        convergence test reads: rescaling a feature does not change when a fit stops.
+        Computed once (the damping's units and the convergence test both read it)."""
+        if self._param_scale is not None:
+            return self._param_scale
         with np.errstate(over="ignore", invalid="ignore"):
             c = self.rows.column_scale()
         c = np.where(np.isfinite(c) & (c > np.finfo(float).tiny), c, 1.0)
         scale = np.ones((self.d + self.fit_intercept, self.n_classes))
         scale[: self.d] = c[:, None]
-        return scale.ravel()
+        self._param_scale = scale.ravel()
+        return self._param_scale
 
     def coef_is_zero(self, theta) -> bool:
         return not theta[: self.d * self.n_classes].any()
