@@ -43,7 +43,7 @@ from ._models import MODELS
 from ._result import FitResult
 from ._validation import PerformanceWarning
 from ._config import get_num_threads, set_num_threads
-from . import plot
+from . import nn, plot
 
 if TYPE_CHECKING:  # resolved on first use by __getattr__ below; named here for type checkers
     from ._estimators import NGDClassifier, NGDRegressor
@@ -67,6 +67,7 @@ __all__ = [
     "kl",
     "loss",
     "natural_gradient",
+    "nn",
     "scores",
     "set_num_threads",
     "value_grad_curvature",

@@ -72,9 +72,15 @@ def log_softmax(eta):
 
 
 def inv_mills(x):
-    """phi(x) / Phi(x)."""
+    """phi(x) / Phi(x). For x < 0 as 1 / R(-x), R(t) = sqrt(pi/2) erfcx(t / sqrt 2) the
+    Mills ratio: exp(-x^2/2 - log Phi(x)) cancels two terms of size x^2/2 and loses
+    ~eps x^2 (all digits beyond |x| ~ 1e8)."""
     sp = _special()
-    return np.exp(-0.5 * x**2 - 0.5 * LOG_2PI - sp.log_ndtr(x))
+    x = np.asarray(x, dtype=float)
+    with np.errstate(over="ignore", invalid="ignore"):
+        direct = np.exp(-0.5 * x**2 - 0.5 * LOG_2PI - sp.log_ndtr(x))
+        tail = 1.0 / (np.sqrt(np.pi / 2) * sp.erfcx(-x / np.sqrt(2)))
+    return np.where(x < 0, tail, direct)
 
 
 # --------------------------------------------------------------------------- per row

@@ -150,6 +150,14 @@ def test_fit(call):
         with warnings.catch_warnings():  # the call under test already showed its warnings
             warnings.simplefilter("ignore", ngdx.ConvergenceWarning)
             twin = ngdx.fit(**dict(args, X=canon["X"]))
+        # Scale-free stopping: where the float64 fit converges, so does its variant. Only
+        # converged fits are compared: without a finite optimum (quasi-separated classes)
+        # an unconverged iterate depends on the path, not on the problem.
+        assert res.converged or not twin.converged, (
+            f"fit on {expect.label} did not converge ({res.message}) where the float64 "
+            "fit did")
+        if not twin.converged:
+            return
         X_seen = args["X"] if expect.label == "fit:X-rescaled" else canon["X"]
         assert_close(res.predict(X_seen), twin.predict(canon["X"]), rtol=1e-6,
                      what=f"fit on {expect.label} against float64 X")

@@ -37,10 +37,9 @@ class Dense(Curvature):
 
     def evaluate(self, theta, with_curvature=True):
         obj = self.objective
-        if (with_curvature and obj.family.multi_output and self.kind in ("true", "hessian")
-                and obj.coef_is_zero(theta)):  # e.g. the null-model start: A kron W
-            ev = obj.evaluate(theta)
-            return ev._replace(stats=obj.fisher_at_zero_coef(theta))
+        known = obj.closed_form_curvature(theta, self.kind) if with_curvature else None
+        if known is not None:  # e.g. the null-model start of a multinomial: A kron W
+            return obj.evaluate(theta)._replace(stats=known)
         return super().evaluate(theta, with_curvature)
 
     def _buffer(self, kind):

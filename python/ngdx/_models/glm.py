@@ -20,6 +20,7 @@ from typing import NamedTuple, Optional
 
 import numpy as np
 
+from .._result import FitResult
 from .families import Family, softmax
 
 
@@ -132,6 +133,14 @@ class GLMObjective:
         s = np.ones(mu.shape[0]) if sw is None else sw
         return (np.diag(s @ mu) - (mu * s[:, None]).T @ mu) / s.sum()
 
+    def closed_form_curvature(self, theta, kind):
+        """The curvature of ``kind`` (plus the penalty) where it has a closed form cheaper
+        than a pass, else None: a multi-output model's true Fisher (= Hessian) at zero coef,
+        as the null-model start is."""
+        if self.family.multi_output and kind in ("true", "hessian") and self.coef_is_zero(theta):
+            return self.fisher_at_zero_coef(theta)
+        return None
+
     def fisher_at_zero_coef(self, theta):
         """The true Fisher (plus the penalty) of a multi-output model at a theta whose coef
         rows are all zero, as the null-model start is: every row then has the same output
@@ -183,6 +192,16 @@ class GLMObjective:
         rows = slice(None) if self.l2 == 0.0 else slice(self.d, None)
         if self.l2 == 0.0 or self.fit_intercept:
             T[rows] -= T[rows].mean(axis=1, keepdims=True)
+
+    def separated(self, n_misclassified) -> bool:
+        """Whether the fit has no finite optimum: a classifier without a penalty that
+        classifies every training row correctly (the solver loop then stops)."""
+        return self.family.classifier and self.l2 == 0.0 and n_misclassified == 0
+
+    def result(self, theta, **fields):
+        """The FitResult at theta; ``fields`` are the solver's (n_iter, history, ...)."""
+        coef, intercept = self.split(theta)
+        return FitResult(coef=coef, intercept=intercept, model=self.model, **fields)
 
     def split(self, theta):
         """(coef, intercept) in the public layout: (d,) and float, or (d, K) and (K,)."""

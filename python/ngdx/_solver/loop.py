@@ -24,7 +24,7 @@ import warnings
 
 import numpy as np
 
-from .._result import FitResult, History, convergence_warning
+from .._result import History, convergence_warning
 from .damping import ACCEPT, REJECT, STOP, resolution
 from .state import State, print_header, print_row, record, scaled_norm
 from .steps import gradient_descent_lr
@@ -54,14 +54,17 @@ class Solver:
     verbose, callback : as in :func:`ngdx.fit`
     title : str
         The verbose report's header.
+    caller : str
+        The public function the fit runs for, as warnings name it.
     """
 
     def __init__(self, objective, curvature, *, damping, step, schedule, tol, max_iter,
-                 lr=None, verbose=False, callback=None, title=""):
+                 lr=None, verbose=False, callback=None, title="", caller="ngdx.fit"):
         self.objective, self.curvature = objective, curvature
         self.damping, self.step, self.schedule = damping, step, schedule
         self.tol, self.max_iter, self.lr = tol, max_iter, lr
         self.verbose, self.callback, self.title = verbose, callback, title
+        self.caller = caller
         self._start = None
         self._n_curvatures = 0  # curvature statistics computed, trial points included
 
@@ -117,8 +120,7 @@ class Solver:
         """(converged, message[, warn]) when the fit must stop before another step."""
         if self.tol > 0 and state.grad_norm <= self.tol:
             return True, f"converged: max|scaled grad| <= tol = {self.tol:g}"
-        obj = self.objective
-        if obj.family.classifier and obj.l2 == 0.0 and state.n_misclassified == 0:
+        if self.objective.separated(state.n_misclassified):
             return (False, "the classes are separable: every training row is classified "
                     "correctly, so the likelihood has no finite maximizer and the "
                     "coefficients grow without bound; use l2 > 0 for a finite optimum", True)
@@ -229,19 +231,17 @@ class Solver:
                n_passes=self.objective.rows.n_passes, **kw)
 
     def _result(self, state, converged, message):
-        coef, intercept = self.objective.split(state.theta)
+        """The objective's result type (``FitResult`` for a GLM) at the current iterate."""
         history = History({k: np.asarray(v, dtype=float) for k, v in state.history.items()})
-        return FitResult(coef=coef, intercept=intercept, n_iter=state.n_iter,
-                         converged=converged, message=message, history=history,
-                         model=self.objective.model,
-                         n_cholesky_failures=state.n_cholesky_failures,
-                         linear_solver=self.curvature.name, n_rejected=state.n_rejected,
-                         n_curvatures=self._n_curvatures,
-                         n_passes=self.objective.rows.n_passes)
+        return self.objective.result(
+            state.theta, n_iter=state.n_iter, converged=converged, message=message,
+            history=history, n_cholesky_failures=state.n_cholesky_failures,
+            linear_solver=self.curvature.name, n_rejected=state.n_rejected,
+            n_curvatures=self._n_curvatures, n_passes=self.objective.rows.n_passes)
 
     def _finish(self, state, converged, message, warn=False):
         if warn:
-            warnings.warn(f"ngdx.fit: {message}", convergence_warning(),
+            warnings.warn(f"{self.caller}: {message}", convergence_warning(),
                           stacklevel=4)  # fit's caller
         if self.verbose:
             print(message)
