@@ -692,3 +692,33 @@ def test_woodbury_without_penalty_or_damping_raises_the_damping():
         res = ngdx.fit(X, y, "gaussian", damping=0.0, max_iter=3, tol=0)
     assert res.linear_solver == "woodbury"
     assert res.n_cholesky_failures >= 1 and res.history["damping"][1] > 0
+
+
+@pytest.mark.parametrize("factor", [1e-9, 1e6])
+def test_the_sample_space_solve_is_scale_free_too(factor):
+    """Without a penalty the Woodbury path damps in standardized units (Marquardt), so
+    rescaling features changes nothing but the coefficients' units; found by the long
+    fuzz run, where X * 1e-9 took 100 iterations instead of 16."""
+    X = np.zeros((6, 6))
+    X[5, 5] = 1.0
+    y = np.array([0.0, 0, 0, 0, 1, 0])  # the fuzz run's example
+    base = ngdx.fit(X, y, linear_solver="woodbury")
+    scaled = ngdx.fit(X * factor, y, linear_solver="woodbury")
+    assert base.converged and scaled.converged and scaled.n_iter == base.n_iter
+    np.testing.assert_allclose(scaled.coef * factor, base.coef, rtol=1e-9)
+    rng = np.random.default_rng(3)
+    X = rng.normal(size=(30, 60))
+    y = 0.3 * X[:, :3].sum(axis=1) + rng.normal(size=30)
+    scales = factor * np.linspace(0.2, 3.0, 60)  # per feature too
+    base = ngdx.fit(X, y, "gaussian", linear_solver="woodbury")  # n < p: an interpolant
+    scaled = ngdx.fit(X * scales, y, "gaussian", linear_solver="woodbury")
+    assert base.converged and scaled.converged and scaled.n_iter == base.n_iter
+    np.testing.assert_allclose(scaled.predict(X * scales), base.predict(X), rtol=1e-6,
+                               atol=1e-9)
+    # a penalty is in X's units: l2 * factor^2 on X * factor is the same problem, and
+    # the damping (lambda times the features' mean square) follows
+    for model, yy in (("gaussian", y), ("logistic", (y > 0).astype(float))):
+        a = ngdx.fit(X, yy, model, linear_solver="woodbury", l2=1e-2)
+        b = ngdx.fit(X * factor, yy, model, linear_solver="woodbury", l2=1e-2 * factor**2)
+        assert a.converged and b.converged and a.n_iter == b.n_iter
+        np.testing.assert_allclose(b.predict(X * factor), a.predict(X), rtol=1e-6, atol=1e-9)

@@ -217,6 +217,15 @@ def test_natural_gradient_shapes_must_agree():
         ngdx.natural_gradient(F, g[:, None])
 
 
+def test_natural_gradient_that_overflows_is_a_value_error_not_inf():
+    # positive definite in floating point, yet g / F overflows (found by the long fuzz run)
+    with pytest.raises(ValueError, match="overflows.*numerically singular.*damping"):
+        ngdx.natural_gradient(np.array([[5e-324]]), np.array([1.0]))
+    np.testing.assert_allclose(  # the same tiny F with a damping that dominates it
+        ngdx.natural_gradient(np.array([[5e-324]]), np.array([1.0]), damping=0.5), [2.0],
+        rtol=1e-15)
+
+
 def test_scores_must_be_two_dimensional():
     with pytest.raises(ValueError, match=r"S must be 2-D, got shape \(5,\)"):
         ngdx.fisher_from_scores(np.ones(5))

@@ -80,7 +80,7 @@ def fit(X: ArrayLike, y: ArrayLike, model: Model = "logistic", method: Method = 
     damping : float >= 0 or "adaptive"
         lambda, in the units of standardized features: it adds lambda c_j^2 to the
         curvature's diagonal, c_j as in ``tol`` (Marquardt's scaling; the woodbury solver
-        adds lambda). ``"adaptive"`` (default) is a Levenberg-Marquardt rule: lambda starts
+        with ``l2 > 0`` adds lambda times the mean c_j^2 to every coef). ``"adaptive"`` (default) is a Levenberg-Marquardt rule: lambda starts
         at 1e-3 times the mean of M_jj / c_j^2, shrinks by 3 after steps whose
         actual decrease is > 3/4 of the quadratic model's prediction, doubles below 1/4,
         and a step that increases the objective is rejected with lambda raised 4-fold.
@@ -269,7 +269,7 @@ def build(X, y, model, method, *, fisher, damping, lr, step, max_kl, l2, fit_int
     theta = as_initial_theta(objective, y_arr, sw, coef_init, intercept_init)
     kind = fisher if METHODS[method].kind == "fisher" else METHODS[method].kind
     # Damping in the units of standardized features (Marquardt's scaling); the sample-space
-    # solve needs a scalar damping and keeps lambda I.
+    # solve sets its own (a scalar on coef when l2 > 0).
     unit = None if name == "woodbury" else objective.param_scale() ** 2
     curvature = REPRESENTATIONS[name](objective, kind=kind, n_mc_samples=n_mc_samples,
                                       rng=np.random.default_rng(resolve_seed(seed)), unit=unit)

@@ -72,7 +72,8 @@ def natural_gradient(F: ArrayLike, g: ArrayLike, damping: float = 0.0) -> np.nda
         pivot $L_{jj}^2 \le p\,\epsilon \max_j (F + \lambda I)_{jj}$).
     ValueError
         On shapes that do not match, non-finite values, an asymmetric F or a negative
-        damping.
+        damping, and when the solution overflows (F + damping I nearly singular
+        relative to g).
 
     Examples
     --------
@@ -97,4 +98,8 @@ def natural_gradient(F: ArrayLike, g: ArrayLike, damping: float = 0.0) -> np.nda
             f"F + damping*I is not positive definite (damping={damping}); "
             "increase damping"
         )
+    if not np.isfinite(x).all():  # e.g. F = [[5e-324]]: positive definite, x = g / F overflows
+        raise ValueError(
+            "the solution of (F + damping*I) x = g overflows: F + damping*I is numerically "
+            f"singular relative to g (damping={damping}); increase damping or rescale F and g")
     return x

@@ -17,10 +17,35 @@ class Woodbury(Curvature):
     c I + diag(sqrt(w)) C diag(sqrt(w)), C = X X^T (computed once per fit); the
     intercept, which the penalty does not reach, is eliminated by a Schur complement.
     Cost per solve O(n^2 + n d) after C, against O(n d^2 + d^3) for the dense path.
+
+    Without a penalty (l2 = 0) the damping is Marquardt's, lambda diag(c^2) with c the
+    features' scales (``objective.param_scale``), as on the other paths: the system is
+    solved in the coordinates of standardized features, X C^-1, whose row Gram
+    X C^-2 X^T is the constant. So a fit does not depend on the units of X (rescaling a
+    column rescales its coefficient, nothing else). With l2 > 0 the penalty is in the
+    units of X and both it and the damping must be scalar on coef for the push-through
+    identity: the damping is then lambda times the mean c_j^2 (invariant to rescaling all
+    of X, not to rescaling one column).
     """
 
     name = "woodbury"
     exact = True
+
+    def __init__(self, objective, kind="true", **kw):
+        super().__init__(objective, kind, **kw)
+        self._inv_scale = None  # 1 / c on coef when the damping is Marquardt's
+        self._gram_weights = None
+        c = objective.param_scale()[: objective.d]
+        self._mean_square = float(np.mean(c * c)) if objective.l2 > 0.0 else 1.0
+        if objective.l2 == 0.0:
+            self._inv_scale = 1.0 / c
+            self._gram_weights = self._inv_scale**2
+        # the damping's unit, as the protocol reports it: lambda diag(unit) is added to M
+        self.unit = np.ones(objective.p)
+        self.unit[: objective.d] = c * c if objective.l2 == 0.0 else self._mean_square
+
+    def _gram(self):
+        return self.objective.rows.row_gram(self._gram_weights)
 
     def evaluate(self, theta, with_curvature=True):
         obj = self.objective
@@ -40,8 +65,18 @@ class Woodbury(Curvature):
 
     def solve(self, grad, damping):
         obj = self.objective
-        return sample_space_solve(obj.rows, obj.rows.row_gram(), self.stats, grad, obj.l2,
-                                  damping, obj.fit_intercept)
+        if self._inv_scale is None:
+            return sample_space_solve(obj.rows, self._gram(), self.stats, grad, obj.l2,
+                                      damping * self._mean_square, obj.fit_intercept,
+                                      intercept_damping=damping)
+        d, u = obj.d, self._inv_scale  # in standardized coordinates: theta~ = C theta
+        g = grad.copy()
+        g[:d] *= u
+        step = sample_space_solve(_ScaledColumns(obj.rows, u), self._gram(), self.stats, g,
+                                  0.0, damping, obj.fit_intercept)
+        if step is not None:
+            step[:d] *= u
+        return step
 
     def quad(self, v):
         obj = self.objective
@@ -50,12 +85,14 @@ class Woodbury(Curvature):
         return float(z @ z) + obj.l2 * float(v[: obj.d] @ v[: obj.d])
 
     def scale(self):
-        """Mean diagonal of sum_i w_i x~_i x~_i^T + l2 P."""
+        """Mean diagonal of sum_i w_i x~_i x~_i^T + l2 P (in standardized coordinates
+        without a penalty, as the damping)."""
         if self.stats is None:
             return 1.0
         obj = self.objective
-        row_norms = np.diag(obj.rows.row_gram()) + obj.fit_intercept
-        return self._finite_positive((float(self.stats @ row_norms) + obj.l2 * obj.d) / obj.p)
+        ms = self._mean_square  # coef's unit (1 in standardized coordinates), 1 the intercept's
+        coef = (float(self.stats @ np.diag(self._gram())) + obj.l2 * obj.d) / ms
+        return self._finite_positive((coef + obj.fit_intercept * float(self.stats.sum())) / obj.p)
 
     def step_kl(self, delta):
         """sum_i w_i (x~_i . delta)^2 / 2, when w are the true Fisher's weights."""
@@ -65,12 +102,27 @@ class Woodbury(Curvature):
         return 0.5 * float(self.stats @ (z * z))
 
 
-def sample_space_solve(rows, C, w, grad, l2, damping, fit_intercept):
-    """Solve (J^T J + diag(l2 + damping on coef, damping on the intercept)) step = grad in
-    sample space (see :class:`Woodbury`). ``rows`` gives the products with X, C = X X^T.
-    Returns None when c = l2 + damping <= 0 (J^T J alone is singular when n < p) or the
-    n x n solve fails."""
+class _ScaledColumns:
+    """The products of a row source with X diag(u) instead of X."""
+
+    def __init__(self, rows, u):
+        self.rows, self.u = rows, u
+        self.n_features = rows.n_features
+
+    def matmul(self, v):
+        return self.rows.matmul(self.u * v)
+
+    def rmatmul(self, z):
+        return self.u * self.rows.rmatmul(z)
+
+
+def sample_space_solve(rows, C, w, grad, l2, damping, fit_intercept, intercept_damping=None):
+    """Solve (J^T J + diag(l2 + damping on coef, intercept_damping on the intercept))
+    step = grad in sample space (see :class:`Woodbury`); ``intercept_damping`` defaults to
+    ``damping``. ``rows`` gives the products with X, C = X X^T. Returns None when
+    c = l2 + damping <= 0 (J^T J alone is singular when n < p) or the n x n solve fails."""
     c = float(l2) + float(damping)
+    damping = float(damping if intercept_damping is None else intercept_damping)
     if not c > 0:
         return None
     d = rows.n_features

@@ -222,12 +222,15 @@ class CSRRows(RowSource):
         return np.sqrt(np.asarray(Xs.multiply(Xs).T @ s).ravel())
 
     # ------------------------------------------------------------ products with X
-    def row_gram(self):
-        """X X^T (n, n) as a dense array, computed once (the sample-space solve's constant)."""
-        if self._row_gram is None:
+    def row_gram(self, column_weights=None):
+        """X diag(column_weights) X^T (n, n) as a dense array (X X^T without weights): the
+        sample-space solve's constant, computed once for the weights of a fit."""
+        if self._row_gram is None or self._row_gram[0] is not column_weights:
             self.n_passes += 1
-            self._row_gram = np.ascontiguousarray((self.X @ self.X.T).toarray())
-        return self._row_gram
+            XW = self.X if column_weights is None else self.X.multiply(column_weights).tocsr()
+            self._row_gram = (column_weights,
+                              np.ascontiguousarray((XW @ self.X.T).toarray()))
+        return self._row_gram[1]
 
     def matmul(self, B):
         """X @ B, B (d,) or (d, k), as an ndarray."""

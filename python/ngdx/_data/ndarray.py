@@ -95,13 +95,15 @@ class ArrayRows(RowSource):
         return np.sqrt(sq)
 
     # ------------------------------------------------------------ products with X
-    def row_gram(self):
-        """X X^T (n, n) in float64, computed once (the sample-space solve's constant)."""
-        if self._row_gram is None:
+    def row_gram(self, column_weights=None):
+        """X diag(column_weights) X^T (n, n) in float64 (X X^T without weights): the
+        sample-space solve's constant, computed once for the weights of a fit."""
+        if self._row_gram is None or self._row_gram[0] is not column_weights:
             self.n_passes += 1
             X = self.X.astype(np.float64, copy=False)  # float32 X X^T would round to float32
-            self._row_gram = X @ X.T
-        return self._row_gram
+            XW = X if column_weights is None else X * column_weights
+            self._row_gram = (column_weights, XW @ X.T)
+        return self._row_gram[1]
 
     def matmul(self, B):
         """X @ B in float64, B (d,) or (d, k) float64."""
