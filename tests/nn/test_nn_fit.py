@@ -158,7 +158,11 @@ def test_natural_gradient_needs_far_fewer_iterations_than_adam():
     (dict(fisher="hessian"), ValueError, "fisher"),
     (dict(linear_solver="cg"), ValueError, "linear_solver is for method 'ngd'"),
     (dict(method="ngd", fisher="empirical", linear_solver="cg"), ValueError, "fisher='true'"),
-    (dict(batch_size=32), NotImplementedError, "batch_size"),
+    (dict(batch_size=0), ValueError, "batch_size"),
+    (dict(method="ngd", batch_size=4), ValueError, "mini-batches.*kfac"),
+    (dict(batch_size=4, step="kl"), ValueError, "mini-batches.*step='fixed'"),
+    (dict(method="gd", batch_size=4), ValueError, "needs a learning rate"),
+    (dict(batch_size=4, inverse_update_period=0), ValueError, "inverse_update_period"),
     (dict(damping="auto"), ValueError, "damping"),
     (dict(damping=-1.0), ValueError, "damping"),
     (dict(l2=np.nan), ValueError, "l2"),
@@ -177,3 +181,50 @@ def test_bad_arguments_are_named(kwargs, error, match):
         ngdx.nn.fit(net, X, y, method, **kw)
     with pytest.raises(ValueError, match="net must be an ngdx.nn.MLP"):
         ngdx.nn.fit("mlp", X, y)
+
+
+# ------------------------------------------------------------------ mini-batches
+@pytest.mark.parametrize("method,lr", [("adam", 1e-2), ("gd", 0.3)])
+def test_one_batch_of_every_row_is_the_full_batch_method(method, lr):
+    """batch_size = n: each epoch is one step on the whole data, the full-batch fit's step."""
+    ls = (4, 6, 3)
+    net = ngdx.nn.MLP(ls, activation="tanh", output="multinomial")
+    X, y, _, _ = problem("multinomial", ls, n=50, seed=5)
+    full = fit_quietly(net, X, y, method, lr=lr, max_iter=7, l2=1e-3)
+    mini = fit_quietly(net, X, y, method, lr=lr, max_iter=7, l2=1e-3, batch_size=50)
+    np.testing.assert_allclose(mini.history["objective"], full.history["objective"],
+                               rtol=1e-12)
+    np.testing.assert_allclose(ngdx.nn.flatten(mini.params), ngdx.nn.flatten(full.params),
+                               rtol=1e-12, atol=1e-14)
+    assert mini.n_iter == 7
+
+
+def test_mini_batch_kfac_trains_and_is_reproducible():
+    ls = (5, 8, 3)
+    net = ngdx.nn.MLP(ls, activation="relu", output="multinomial")
+    X, y, _, _ = problem("multinomial", ls, n=240, seed=6)
+    kw = dict(batch_size=40, max_iter=4, l2=1e-3, damping=1e-2, seed=1)
+    a = fit_quietly(net, X, y, "kfac", **kw)
+    b = fit_quietly(net, X, y, "kfac", **kw)
+    c = fit_quietly(net, X, y, "kfac", **dict(kw, seed=2))
+    obj = a.history["objective"]
+    assert len(obj) == 5 and a.n_iter == 4              # one entry per epoch
+    assert obj[-1] < 0.9 * obj[0]
+    np.testing.assert_array_equal(ngdx.nn.flatten(a.params), ngdx.nn.flatten(b.params))
+    assert not np.array_equal(ngdx.nn.flatten(a.params), ngdx.nn.flatten(c.params))
+    # passes: every epoch reads each row several times (the pass, two Fisher-vector
+    # products) plus the epoch's full-batch evaluation
+    assert (a.history["passes"][1:] >= 3).all()
+
+
+def test_the_factors_moving_average():
+    from ngdx.nn._stochastic import _moving_average
+    f1 = [(np.eye(2), np.eye(3))]
+    f2 = [(3 * np.eye(2), 5 * np.eye(3))]
+    avg = _moving_average(None, f1, 1)                 # the first batch: a copy
+    assert avg[0][0] is not f1[0][0]
+    avg = _moving_average(avg, f2, 2)                  # rho = 1 - 1/2
+    np.testing.assert_allclose(avg[0][0], 2 * np.eye(2))
+    np.testing.assert_allclose(avg[0][1], 3 * np.eye(3))
+    avg = _moving_average(avg, [(np.zeros((2, 2)), np.zeros((3, 3)))], 100)  # rho = 0.95
+    np.testing.assert_allclose(avg[0][0], 0.95 * 2 * np.eye(2))

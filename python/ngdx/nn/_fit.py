@@ -17,6 +17,7 @@ from .._validation import (check_choice, check_nonnegative, check_positive, chec
 from ._curvature import Adam, LayerKronecker
 from ._network import MLP
 from ._objective import MLPObjective, NetworkRows
+from ._stochastic import MiniBatchSolver
 
 METHODS = ("kfac", "ngd", "adam", "gd")
 FISHERS = ("true", "empirical", "mc")
@@ -28,7 +29,8 @@ CG_EXPECTED_ITERATIONS = 30
 def fit(net, X, y, method="kfac", *, params_init=None, l2=0.0, fisher="true",
         damping="adaptive", lr=None, step="fixed", max_kl=0.01, sample_weight=None,
         max_iter=200, tol=1e-6, n_mc_samples=1, seed=0, linear_solver="auto",
-        batch_size=None, n_threads=None, verbose=False, callback=None):
+        batch_size=None, inverse_update_period=5, n_threads=None, verbose=False,
+        callback=None):
     r"""Train a network by natural gradient (K-FAC or the exact Fisher), Adam or gradient
     descent.
 
@@ -75,9 +77,17 @@ def fit(net, X, y, method="kfac", *, params_init=None, l2=0.0, fisher="true",
         of ``net.init`` when ``params_init`` is None.
     linear_solver : {"auto", "cholesky", "cg"}
         How "ngd" solves its damped system ("auto": by a cost model).
-    batch_size : None
-        Full batch (the only mode in this release: mini-batches are not implemented yet,
-        any other value raises NotImplementedError).
+    batch_size : int, optional
+        None (default): full batch, the regime where second-order methods win. An integer:
+        mini-batches of that many rows, each epoch visiting every row once in an order
+        drawn from ``seed``; ``max_iter`` then counts epochs and the history has one entry
+        per epoch (the full-batch objective). K-FAC's factors are then exponential moving
+        averages of the batches' (decay min(1 - 1/k, 0.95) at step k), their damped
+        inverses recomputed every ``inverse_update_period`` steps, each step the exact
+        quadratic model's on its batch; methods "kfac", "adam" and "gd" (SGD, ``lr``
+        required), ``step="fixed"``.
+    inverse_update_period : int
+        Mini-batch K-FAC: steps between recomputations of the factors' damped inverses.
     n_threads : int, optional
     verbose : bool
     callback : callable, optional
@@ -104,14 +114,14 @@ def fit(net, X, y, method="kfac", *, params_init=None, l2=0.0, fisher="true",
                           damping=damping, lr=lr, step=step, max_kl=max_kl,
                           sample_weight=sample_weight, max_iter=max_iter, tol=tol,
                           n_mc_samples=n_mc_samples, seed=seed, linear_solver=linear_solver,
-                          batch_size=batch_size, n_threads=n_threads, verbose=verbose,
-                          callback=callback)
+                          batch_size=batch_size, inverse_update_period=inverse_update_period,
+                          n_threads=n_threads, verbose=verbose, callback=callback)
     return solver.run(theta)
 
 
 def build(net, X, y, method, *, params_init, l2, fisher, damping, lr, step, max_kl,
           sample_weight, max_iter, tol, n_mc_samples, seed, linear_solver, batch_size,
-          n_threads, verbose, callback):
+          inverse_update_period=5, n_threads, verbose, callback):
     """Validate fit's arguments and build ``(solver, theta0)``."""
     if not isinstance(net, MLP):
         raise ValueError(f"net must be an ngdx.nn.MLP, got {type(net).__name__}")
@@ -121,9 +131,6 @@ def build(net, X, y, method, *, params_init, l2, fisher, damping, lr, step, max_
     fisher = check_choice(fisher, "fisher", FISHERS)
     step = check_choice(step, "step", tuple(STEP_RULES))
     linear_solver = check_choice(linear_solver, "linear_solver", LINEAR_SOLVERS)
-    if batch_size is not None:
-        raise NotImplementedError("batch_size: mini-batch training is not implemented yet; "
-                                  "pass batch_size=None (full batch)")
     X = net.as_inputs(X)
     Y = net.as_targets(y, X.shape[0])
     sw = check_sample_weight(sample_weight, X.shape[0])
@@ -154,6 +161,19 @@ def build(net, X, y, method, *, params_init, l2, fisher, damping, lr, step, max_
     if method == "adam" and lr is None:
         lr = 1e-3
     second_order = method in ("kfac", "ngd")
+    if batch_size is not None:
+        batch_size = check_positive_int(batch_size, "batch_size")
+        period = check_positive_int(inverse_update_period, "inverse_update_period")
+        if method == "ngd" or step != "fixed":
+            raise ValueError("mini-batches (batch_size) are for methods 'kfac', 'adam' and "
+                             f"'gd' with step='fixed', got method {method!r}, step {step!r}")
+        if method == "gd" and lr is None:
+            raise ValueError("method 'gd' with mini-batches (SGD) needs a learning rate lr")
+        return MiniBatchSolver(
+            objective, curvature, batch_size=min(batch_size, X.shape[0]), max_epochs=max_iter,
+            lr=1.0 if lr is None else lr, damping=None if adaptive else damping,
+            inverse_period=period, tol=tol, seed=seed, verbose=verbose,
+            callback=callback), theta
     solver = Solver(
         objective, curvature,
         damping=LevenbergMarquardt() if adaptive and second_order
