@@ -112,7 +112,7 @@ class Solver:
         self._record(state, step_norm=0.0, kl=0.0, damping=state.damping,
                      curvature=ev.stats is not None)
         if self.verbose:
-            print_header(self.title, self.objective.p)
+            print_header(self.title, self.objective.p, self.caller)
             print_row(state)
         return state
 

@@ -59,8 +59,8 @@ def record(state, *, elapsed, step_norm, kl, damping, curvature, n_passes):
     state.passes_recorded = n_passes
 
 
-def print_header(title, p):
-    print(f"ngdx.fit: {title}, p={p}")
+def print_header(title, p, caller="ngdx.fit"):
+    print(f"{caller}: {title}, p={p}")
     print(f"{'iter':>5} {'objective':>22} {'max|grad|':>10} {'|step|':>10} {'KL':>10} "
           f"{'damping':>10} {'time (s)':>9}")
 
