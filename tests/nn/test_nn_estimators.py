@@ -28,7 +28,7 @@ from threadpoolctl import threadpool_limits  # noqa: E402  (a dependency of scik
 
 import ngdx  # noqa: E402
 from ngdx import NGDMLPClassifier, NGDMLPRegressor  # noqa: E402
-from ngdx import _nn_estimators  # noqa: E402
+from ngdx import _nn_estimator_base  # noqa: E402
 from ngdx.nn import _passes  # noqa: E402
 
 
@@ -341,8 +341,8 @@ def test_literal_aliases_match_ngdx_nn():
     from ngdx.nn._fit import METHODS
     from ngdx.nn._reference import ACTIVATIONS
 
-    assert set(typing.get_args(_nn_estimators.NetworkMethod)) == set(METHODS)
-    assert set(typing.get_args(_nn_estimators.Activation)) == set(ACTIVATIONS)
+    assert set(typing.get_args(_nn_estimator_base.NetworkMethod)) == set(METHODS)
+    assert set(typing.get_args(_nn_estimator_base.Activation)) == set(ACTIVATIONS)
 
 
 def test_docstrings_document_every_parameter_alike():
