@@ -108,11 +108,11 @@ class MLPEstimator(BaseEstimator):
     _averages_outputs = False
     _nll_constant = 0.0
 
-    def _codes(self, net, eta):
+    def _predicted(self, net, eta):
         """The prediction from eta of ``net``, in the encoding of the fitted targets."""
         raise NotImplementedError
 
-    def _validation_score(self, codes, Y, sample_weight) -> float:
+    def _validation_score(self, predicted, Y, sample_weight) -> float:
         raise NotImplementedError
 
     # ------------------------------------------------------------------ the fit
@@ -134,8 +134,8 @@ class MLPEstimator(BaseEstimator):
                 X, Y, sw, self.validation_fraction, rng, Y if stratify else None)
 
             def validation(result):
-                codes = self._codes(net, _eta(net, result.params, X_val, self.n_threads))
-                return self._validation_score(codes, Y_val, sw_val)
+                eta = _eta(net, result.params, X_val, self.n_threads)
+                return self._validation_score(self._predicted(net, eta), Y_val, sw_val)
         # ngdx's objective is `scale` times scikit-learn's loss plus a constant, so the
         # penalty 0.5 alpha ||W||^2 / n of scikit-learn's loss (n the sum of the weights)
         # is ngdx's at l2 = scale * alpha / n.

@@ -169,19 +169,19 @@ class NGDMLPClassifier(ClassifierMixin, MLPEstimator):
         """scikit-learn's name of the output: "softmax" or "logistic"."""
         return "softmax" if self.net_.output == "multinomial" else "logistic"
 
-    def _codes(self, net, eta):
+    def _predicted(self, net, eta):
         if net.output == "multinomial":
             return eta.argmax(axis=1)
         return (eta > 0).astype(int) if _multilabel(net) else (eta[:, 0] > 0).astype(int)
 
-    def _validation_score(self, codes, Y, sample_weight):
-        return accuracy_score(Y.astype(int), codes, sample_weight=sample_weight)
+    def _validation_score(self, predicted, Y, sample_weight):
+        return accuracy_score(Y.astype(int), predicted, sample_weight=sample_weight)
 
     def predict(self, X: ArrayLike) -> np.ndarray:
         """The most probable class of each row (n,), or for multilabel y the 0/1 indicator
         (n, K) of the labels with probability > 1/2."""
         eta = self._decision(X)  # checks that self is fitted
-        codes = self._codes(self.net_, eta)
+        codes = self._predicted(self.net_, eta)
         return codes if _multilabel(self.net_) else self.classes_[codes]
 
     def predict_log_proba(self, X: ArrayLike) -> np.ndarray:
@@ -325,16 +325,16 @@ class NGDMLPRegressor(RegressorMixin, MLPEstimator):
         return self._fit_network(X, y.astype(np.float64), "gaussian", K, sample_weight,
                                  stratify=False)
 
-    def _codes(self, net, eta):
+    def _predicted(self, net, eta):
         return eta[:, 0] if net.n_outputs == 1 else eta
 
-    def _validation_score(self, codes, Y, sample_weight):
-        return r2_score(Y, codes, sample_weight=sample_weight)
+    def _validation_score(self, predicted, Y, sample_weight):
+        return r2_score(Y, predicted, sample_weight=sample_weight)
 
     def predict(self, X: ArrayLike) -> np.ndarray:
         """The network's output: (n,) for a 1-D y in fit, (n, K) otherwise."""
         eta = self._decision(X)  # checks that self is fitted
-        return self._codes(self.net_, eta)
+        return self._predicted(self.net_, eta)
 
     def __sklearn_tags__(self) -> Tags:
         tags = super().__sklearn_tags__()
