@@ -47,9 +47,9 @@ class _Stopping:
     not improve (scikit-learn's ``_update_no_improvement_count``).
     """
 
-    def __init__(self, tol, patience, to_loss, validation=None):
+    def __init__(self, tol, patience, to_loss, validation=None, verbose=False):
         self.tol, self.patience, self.to_loss = tol, patience, to_loss
-        self.validation = validation
+        self.validation, self.verbose = validation, verbose
         self.best_loss, self.best_score, self.best_params = math.inf, -math.inf, None
         self.scores = []
         self.count, self.stopped = 0, False
@@ -62,6 +62,8 @@ class _Stopping:
         else:
             score = float(self.validation(result))
             self.scores.append(score)
+            if self.verbose:
+                print(f"Validation score: {score:f}")  # scikit-learn's line
             no_better = score < self.best_score + self.tol
             if score > self.best_score:
                 self.best_score, self.best_params = score, result.params
@@ -145,7 +147,7 @@ class MLPEstimator(BaseEstimator):
 
         def to_loss(objective):
             return objective / scale - self._nll_constant
-        stopping = _Stopping(tol, patience, to_loss, validation)
+        stopping = _Stopping(tol, patience, to_loss, validation, self.verbose)
         res = nn.fit(net, X, Y, self.method, l2=l2, fisher=self.fisher, damping=self.damping,
                      lr=self.lr, sample_weight=sw, max_iter=max_iter, tol=0.0, seed=seed,
                      batch_size=self.batch_size, n_threads=self.n_threads,

@@ -219,14 +219,17 @@ def test_early_stopping_keeps_the_best_parameters():
         assert_array_equal(W, W_upto)
 
 
-def test_early_stopping_regressor_scores_r2():
+def test_early_stopping_regressor_scores_r2(capsys):
     rng = np.random.default_rng(5)
     X = rng.normal(size=(150, 2))
     y = np.sin(2 * X[:, 0]) + 0.1 * rng.normal(size=150)
     reg = NGDMLPRegressor((8,), activation="tanh", early_stopping=True, tol=1e-3,
-                          n_iter_no_change=3, max_iter=200, random_state=0).fit(X, y)
+                          n_iter_no_change=3, max_iter=200, random_state=0, verbose=True)
+    reg.fit(X, y)
     assert reg.best_validation_score_ == max(reg.validation_scores_) > 0.9
     assert reg.n_iter_ == sklearn_stop(reg.validation_scores_, 1e-3, 3, higher_is_better=True)
+    printed = re.findall(r"^Validation score: (\S+)$", capsys.readouterr().out, flags=re.M)
+    assert_allclose([float(v) for v in printed], reg.validation_scores_, atol=1e-6)
 
 
 # ---------------------------------------------------------------------- targets
