@@ -34,6 +34,7 @@ curvature kind
     threads of one compiled call; :func:`set_num_threads` sets the default.
 """
 
+import importlib
 from typing import TYPE_CHECKING, Any
 
 from ._fit import fit
@@ -47,6 +48,7 @@ from . import nn, plot
 
 if TYPE_CHECKING:  # resolved on first use by __getattr__ below; named here for type checkers
     from ._estimators import NGDClassifier, NGDRegressor
+    from ._nn_estimators import NGDMLPClassifier, NGDMLPRegressor
     from ._result import _NgdxConvergenceWarning as ConvergenceWarning
 
 __version__ = "0.1.0"
@@ -56,6 +58,8 @@ __all__ = [
     "FitResult",
     "MODELS",
     "NGDClassifier",
+    "NGDMLPClassifier",
+    "NGDMLPRegressor",
     "NGDRegressor",
     "PerformanceWarning",
     "fisher",
@@ -74,6 +78,11 @@ __all__ = [
 ]
 
 
+#: The estimators, by the private module that defines them (they need scikit-learn).
+_ESTIMATORS = {"NGDClassifier": "._estimators", "NGDRegressor": "._estimators",
+               "NGDMLPClassifier": "._nn_estimators", "NGDMLPRegressor": "._nn_estimators"}
+
+
 def __dir__() -> list[str]:
     # The names __getattr__ resolves on first use are public too.
     return sorted(set(globals()) | set(__all__))
@@ -87,12 +96,13 @@ def __getattr__(name: str) -> Any:
 
         return convergence_warning()
     # ... and the estimators, which need it.
-    if name in ("NGDClassifier", "NGDRegressor"):
+    module = _ESTIMATORS.get(name)
+    if module is not None:
         try:
-            from . import _estimators
+            estimators = importlib.import_module(module, __name__)
         except ImportError as exc:  # pragma: no cover - depends on the environment
             raise ImportError(
                 f"ngdx.{name} needs scikit-learn >= 1.6: pip install \"ngdx[sklearn]\""
             ) from exc
-        return getattr(_estimators, name)
+        return getattr(estimators, name)
     raise AttributeError(f"module 'ngdx' has no attribute {name!r}")
