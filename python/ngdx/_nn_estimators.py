@@ -71,12 +71,13 @@ class NGDMLPClassifier(ClassifierMixin, MLPEstimator):
     alpha : float >= 0, default=0.0001
         scikit-learn's L2 penalty: ngdx's ``l2`` is ``alpha`` over the number of training
         rows (the sum of ``sample_weight`` when given).
-    batch_size : None, default=None
-        Full batch, the only mode of [`ngdx.nn.fit`][ngdx.nn.fit] today: any other value
-        is passed on and raises its NotImplementedError.
+    batch_size : int or None, default=None
+        None: full batch (the regime where natural-gradient steps win); an integer:
+        mini-batches of that many rows (see [`ngdx.nn.fit`][ngdx.nn.fit]), methods
+        "kfac", "adam" and "gd".
     max_iter : int >= 1, default=200
-        Maximum number of iterations (each one pass over the data and one natural-gradient
-        step).
+        Maximum number of iterations: full-batch steps, or epochs with ``batch_size``
+        (as scikit-learn counts them).
     tol : float >= 0, default=0.0001
         Stop when the loss (or validation score) has not improved by ``tol`` for more than
         ``n_iter_no_change`` consecutive iterations.
@@ -242,12 +243,13 @@ class NGDMLPRegressor(RegressorMixin, MLPEstimator):
     alpha : float >= 0, default=0.0001
         scikit-learn's L2 penalty: ngdx's ``l2`` is ``alpha`` times the number of outputs
         over the number of training rows (the sum of ``sample_weight`` when given).
-    batch_size : None, default=None
-        Full batch, the only mode of [`ngdx.nn.fit`][ngdx.nn.fit] today: any other value
-        is passed on and raises its NotImplementedError.
+    batch_size : int or None, default=None
+        None: full batch (the regime where natural-gradient steps win); an integer:
+        mini-batches of that many rows (see [`ngdx.nn.fit`][ngdx.nn.fit]), methods
+        "kfac", "adam" and "gd".
     max_iter : int >= 1, default=200
-        Maximum number of iterations (each one pass over the data and one natural-gradient
-        step).
+        Maximum number of iterations: full-batch steps, or epochs with ``batch_size``
+        (as scikit-learn counts them).
     tol : float >= 0, default=0.0001
         Stop when the loss (or validation score) has not improved by ``tol`` for more than
         ``n_iter_no_change`` consecutive iterations.

@@ -8,6 +8,7 @@ import inspect
 import math
 import re
 import typing
+import warnings
 
 import numpy as np
 import pytest
@@ -322,7 +323,7 @@ def test_pipeline_and_grid_search():
     (dict(method="lbfgs"), ValueError, "unknown method 'lbfgs'"),
     (dict(fisher="exact"), ValueError, "unknown fisher 'exact'"),
     (dict(n_threads=0), ValueError, "n_threads must be"),
-    (dict(batch_size=32), NotImplementedError, "batch_size"),
+    (dict(batch_size=0), ValueError, "batch_size"),
 ])
 def test_bad_parameters_name_the_argument(params, error, match):
     X, y = iris()
@@ -377,3 +378,15 @@ def test_digits_accuracy_at_least_mlpclassifiers():
     assert sk.n_iter_ < 2000  # converged by its own rule
     assert clf.result_.converged
     assert clf.score(X_test, y_test) >= sk.score(X_test, y_test)
+
+
+@pytest.mark.parametrize("method", ["kfac", "adam"])
+def test_mini_batches_train_and_count_epochs(method):
+    X, y = iris()
+    clf = NGDMLPClassifier((5,), method=method, batch_size=30, max_iter=15, n_iter_no_change=99,
+                           random_state=0, lr=1e-2 if method == "adam" else None)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        clf.fit(X, y)
+    assert clf.n_iter_ == 15 and len(clf.loss_curve_) == 15
+    assert clf.loss_curve_[-1] < 0.8 * clf.loss_curve_[0]

@@ -84,8 +84,8 @@ def fit(net, X, y, method="kfac", *, params_init=None, l2=0.0, fisher="true",
         per epoch (the full-batch objective). K-FAC's factors are then exponential moving
         averages of the batches' (decay min(1 - 1/k, 0.95) at step k), their damped
         inverses recomputed every ``inverse_update_period`` steps, each step the exact
-        quadratic model's on its batch; methods "kfac", "adam" and "gd" (SGD, ``lr``
-        required), ``step="fixed"``.
+        quadratic model's on its batch, clipped to a KL of ``max_kl``; methods "kfac",
+        "adam" and "gd" (SGD, ``lr`` required), ``step="fixed"``.
     inverse_update_period : int
         Mini-batch K-FAC: steps between recomputations of the factors' damped inverses.
     n_threads : int, optional
@@ -172,7 +172,7 @@ def build(net, X, y, method, *, params_init, l2, fisher, damping, lr, step, max_
         return MiniBatchSolver(
             objective, curvature, batch_size=min(batch_size, X.shape[0]), max_epochs=max_iter,
             lr=1.0 if lr is None else lr, damping=None if adaptive else damping,
-            inverse_period=period, tol=tol, seed=seed, verbose=verbose,
+            inverse_period=period, tol=tol, seed=seed, max_kl=max_kl, verbose=verbose,
             callback=callback), theta
     solver = Solver(
         objective, curvature,

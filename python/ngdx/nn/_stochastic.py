@@ -44,6 +44,10 @@ class MiniBatchSolver:
         K-FAC's damping; None: Levenberg-Marquardt from 1e-3 times the factors' scale.
     inverse_period : int
         Steps between two recomputations of K-FAC's damped factor inverses.
+    max_kl : float
+        K-FAC's steps are clipped to 1/2 delta^T F delta <= max_kl on their batch (the
+        "KL clipping" of Ba et al. 2017, kfac-jax's norm constraint): a model fitted to
+        one batch is not followed further than that.
     tol : float
         Stop after an epoch whose full-batch max |grad| <= tol.
     seed : int
@@ -51,12 +55,13 @@ class MiniBatchSolver:
     """
 
     def __init__(self, objective, curvature, *, batch_size, max_epochs, lr, damping,
-                 inverse_period, tol, seed, verbose=False, callback=None,
+                 inverse_period, tol, seed, max_kl=0.01, verbose=False, callback=None,
                  caller="ngdx.nn.fit"):
         self.objective, self.curvature = objective, curvature
         self.batch_size, self.max_epochs = int(batch_size), int(max_epochs)
         self.lr, self.fixed_damping = float(lr), damping
         self.inverse_period, self.tol = int(inverse_period), float(tol)
+        self.max_kl = float(max_kl)
         self.rng = np.random.default_rng(seed)
         self.verbose, self.callback, self.caller = verbose, callback, caller
         self.kfac = curvature.name == "kfac"
@@ -138,9 +143,14 @@ class MiniBatchSolver:
                         curv.forget_factor()
                         continue
                     delta = -self.lr * direction
-                    predicted = -(float(ev_b.grad @ delta) + 0.5 * curv.quad(delta))
                     kl = curv.step_kl(delta)
-                    kls.append(0.0 if kl is None else kl)
+                    if kl is None:
+                        kl = batch.step_kl(theta, delta)
+                    if kl > self.max_kl:  # KL clipping: a batch's model is not trusted further
+                        delta *= math.sqrt(self.max_kl / kl)
+                        kl = self.max_kl
+                    predicted = -(float(ev_b.grad @ delta) + 0.5 * curv.quad(delta))
+                    kls.append(kl)
                     if lm is not None and step_count % ADAPT_EVERY == 0:
                         f_new = batch.evaluate(theta + delta).f
                         damping = lm.update(damping, ev_b.f, f_new, predicted)
