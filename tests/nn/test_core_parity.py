@@ -10,7 +10,6 @@ import itertools
 
 import numpy as np
 import pytest
-
 from ngdx._core import nn as core
 from ngdx.nn import _reference as ref
 
@@ -140,7 +139,7 @@ def test_fvp_of_the_dense_fisher():
 def test_without_labels_the_true_curvature(output):
     """y None: the true Fisher's factors are computed, the loss is NaN, nothing counted."""
     sizes = (3, 5, 2)
-    X, y, sw, theta = problem(output, sizes)
+    X, _, sw, theta = problem(output, sizes)
     loss, n_mis, _, factors = run_pass(X, None, sw, sizes, theta, "relu", output, "kfac",
                                        "true", grad=False)
     assert np.isnan(loss) and n_mis == 0
@@ -181,7 +180,7 @@ def test_threads_agree_and_each_count_is_deterministic(curvature):
     theta = rng.normal(scale=0.5, size=ref.n_params(sizes))
     runs = {t: [run_pass(X, y, None, sizes, theta, "tanh", "multinomial", curvature, "true", t)
                 for _ in range(2)] for t in (1, 2)}
-    for t, (a, b) in runs.items():  # bit-identical across calls at a thread count
+    for a, b in runs.values():  # bit-identical across calls at a thread count
         assert a[0] == b[0]
         np.testing.assert_array_equal(a[2], b[2])
         for x, z in zip(np.atleast_1d(a[3]) if curvature == "dense" else a[3],

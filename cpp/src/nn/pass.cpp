@@ -133,7 +133,8 @@ PassResult fused_pass(const Network& net, const Data& data, const double* theta,
       if (V == 0) continue;
       switch (req.kind) {
         case FisherKind::fisher_true:
-          for (Index k = 0; k < K; ++k) output::fisher_sqrt(out, eta, mu, K, k, q + (k * m + i) * K);
+          for (Index k = 0; k < K; ++k)
+            output::fisher_sqrt(out, eta, mu, K, k, q + (k * m + i) * K);
           break;
         case FisherKind::empirical: break;  // written above
         case FisherKind::mc:

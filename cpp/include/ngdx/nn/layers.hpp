@@ -86,8 +86,6 @@ class ForwardBlock {
     return {l == 0 ? x_ : a_[l - 1].data(), m_, L.fan_in};
   }
   const double* input_data(Index l) const { return l == 0 ? x_ : a_[l - 1].data(); }
-  /// eta (m x K).
-  auto eta() const { return z_.back().topRows(m_); }
   const double* eta_row(Index i) const { return z_.back().data() + i * z_.back().cols(); }
   /// phi'(z_l) of hidden layer l (0-based), m x fan_out.
   auto derivative(Index l) const { return d_[l].topRows(m_); }
@@ -109,10 +107,10 @@ class BackwardBlock {
     for (Index l = 0; l < net.n_layers(); ++l)
       g_[l].resize(block * n_vectors, net.layers[l].fan_out);
   }
-  Index n_vectors() const { return V_; }
   /// The output layer's stack (V m x K), to be filled before propagate().
   double* top() { return g_.back().data(); }
-  /// Sets the block's rows to fwd's, then g_{l-1} = (g_l W_l^T) * phi'(z_{l-1}) for l = L .. 2, one GEMM per layer for all V.
+  /// Takes fwd's block of m rows, then g_{l-1} = (g_l W_l^T) * phi'(z_{l-1}) for l = L..2:
+  /// one GEMM per layer for all V m vectors.
   void propagate(const Network& net, const double* theta, const ForwardBlock& fwd) {
     const Index m = m_ = fwd.rows();
     for (Index l = net.n_layers() - 1; l > 0; --l) {

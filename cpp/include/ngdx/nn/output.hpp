@@ -5,6 +5,7 @@
 
 #include <cmath>
 #include <stdexcept>
+#include <string>
 
 #include "ngdx/base/rng.hpp"
 #include "ngdx/glm/families.hpp"
