@@ -64,13 +64,13 @@ nn::Data make_data(const nn::Network& net, const InputMatrix& X, const OptArray&
 }
 
 /// factors_out's arrays A_1, G_1, ..., A_L, G_L: float64, C-contiguous, writeable, of the
-/// layers' shapes.
-std::vector<double*> factor_buffers(const nn::Network& net, const py::list& factors) {
+/// layers' shapes. The returned references keep them alive even if the list changes.
+std::vector<Array> factor_buffers(const nn::Network& net, const py::list& factors) {
   const Index L = net.n_layers();
   require(static_cast<Index>(factors.size()) == 2 * L,
           "factors_out must be a list of 2 L = " + std::to_string(2 * L) +
               " arrays [A_1, G_1, ..., A_L, G_L], got " + std::to_string(factors.size()));
-  std::vector<double*> out;
+  std::vector<Array> out;
   for (Index j = 0; j < 2 * L; ++j) {
     const std::string name = "factors_out[" + std::to_string(j) + "]";
     py::handle h = factors[static_cast<std::size_t>(j)];
@@ -81,7 +81,7 @@ std::vector<double*> factor_buffers(const nn::Network& net, const py::list& fact
     const nn::Layer& layer = net.layers[j / 2];
     const Index size = j % 2 == 0 ? layer.fan_in + 1 : layer.fan_out;
     require_shape(a, name.c_str(), size, size);
-    out.push_back(a.mutable_data());
+    out.push_back(a);
   }
   return out;
 }
@@ -117,9 +117,11 @@ py::tuple fused_pass(const InputMatrix& X, const OptArray& y, const OptArray& sa
     require_shape(*grad_out, "grad_out", p);
     req.grad = grad_out->mutable_data();
   }
+  std::vector<Array> factors;  // held until the GIL is back
   if (req.curvature == nn::Curvature::kfac) {
     require(factors_out.has_value(), "factors_out is needed for curvature 'kfac'");
-    req.factors = factor_buffers(net, *factors_out);
+    factors = factor_buffers(net, *factors_out);
+    for (Array& a : factors) req.factors.push_back(a.mutable_data());
   } else {
     require(!factors_out, "factors_out must be None unless curvature is 'kfac'");
   }
@@ -132,8 +134,8 @@ py::tuple fused_pass(const InputMatrix& X, const OptArray& y, const OptArray& sa
   }
   nn::PassResult result;
   {
-    // Safe without the GIL: every buffer is owned by an argument (or the list factors_out,
-    // whose items the caller's references keep alive) for the whole call, and nothing
+    // Safe without the GIL: every buffer is owned by an argument or by `factors` (another
+    // thread may empty the list factors_out meanwhile) for the whole call, and nothing
     // below touches a Python object.
     py::gil_scoped_release release;
     result = nn::fused_pass(net, data, theta.data(), req, n_threads);
