@@ -78,6 +78,8 @@ PassResult fused_pass(const Network& net, const Data& data, const double* theta,
   const Index V = vectors_per_row(req, K);
   const Index y_stride = out == Output::multinomial ? 1 : K;
   const Index block = pass_block_rows(req, V, p);
+  // the true Fisher's vectors of a one-output family are sqrt(w_k) e_k (see fisher_sqrt)
+  const bool diagonal_q = req.kind == FisherKind::fisher_true && out != Output::multinomial;
   const GramKernel& kernel = gram_kernel();
 
   auto init = [&] {
@@ -153,13 +155,20 @@ PassResult fused_pass(const Network& net, const Data& data, const double* theta,
       add_layer_gradients(net, st.fwd, st.residual, st.grad.data());
     }
     if (V == 0) return;
-    st.q.propagate(net, theta, st.fwd);
+    st.q.propagate(net, theta, st.fwd, diagonal_q);
     if (kfac) {
       const double* sw = data.sample_weight ? data.sample_weight + i0 : nullptr;
       for (Index l = 0; l < L; ++l) {
         const Layer& layer = net.layers[l];
         st.gram_a[l].set_rows(st.fwd.input_data(l), m, layer.fan_in, true);
         st.gram_a[l].add(sw, st.acc_a[l]);
+        if (diagonal_q && l + 1 == L) {  // G_L = diag(sum_i s_i w_ik): no K m x K Gram
+          for (Index k = 0; k < K; ++k)
+            for (Index i = 0; i < m; ++i)
+              st.acc_g[l](k, k) += st.q_weight[k * m + i] * q[(k * m + i) * K + k] *
+                                   q[(k * m + i) * K + k];
+          continue;
+        }
         st.gram_g[l].set_rows(st.q.g_data(l), V * m, layer.fan_out, false);
         st.gram_g[l].add(st.q_weight.data(), st.acc_g[l]);
       }

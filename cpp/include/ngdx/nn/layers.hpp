@@ -110,13 +110,23 @@ class BackwardBlock {
   /// The output layer's stack (V m x K), to be filled before propagate().
   double* top() { return g_.back().data(); }
   /// Takes fwd's block of m rows, then g_{l-1} = (g_l W_l^T) * phi'(z_{l-1}) for l = L..2:
-  /// one GEMM per layer for all V m vectors.
-  void propagate(const Network& net, const double* theta, const ForwardBlock& fwd) {
+  /// one GEMM per layer for all V m vectors. `diagonal_top`: the stack is V = K vectors
+  /// c e_k per row (rows k m + i; the true Fisher of a one-output family), so the output
+  /// layer's step is c times W_L's column k, without the GEMM's K-fold work.
+  void propagate(const Network& net, const double* theta, const ForwardBlock& fwd,
+                 bool diagonal_top = false) {
     const Index m = m_ = fwd.rows();
     for (Index l = net.n_layers() - 1; l > 0; --l) {
       const Layer& L = net.layers[l];
       auto below = g_[l - 1].topRows(V_ * m);
-      below.noalias() = g_[l].topRows(V_ * m) * weights(L, theta).transpose();
+      const auto W = weights(L, theta);
+      if (diagonal_top && l + 1 == net.n_layers()) {
+        for (Index k = 0; k < V_; ++k)
+          for (Index i = 0; i < m; ++i)
+            below.row(k * m + i) = g_[l](k * m + i, k) * W.col(k).transpose();
+      } else {
+        below.noalias() = g_[l].topRows(V_ * m) * W.transpose();
+      }
       const auto d = fwd.derivative(l - 1);
       for (Index v = 0; v < V_; ++v) below.middleRows(v * m, m).array() *= d.array();
     }
