@@ -41,7 +41,8 @@ struct PassState {
   Index n_misclassified = 0;
   Vector grad;
   ForwardBlock fwd;
-  BackwardBlock residual;  // s_i r_i, one per row
+  BackwardBlock residual;  // s_i r_i, one per row (unless shared with q)
+  RowMatrix weighted;      // shared with weights: s_i g_i, block x the widest layer
   BackwardBlock q;         // the output vectors, V per row
   Vector q_weight;         // s_i of stack row v m + i
   RowMatrix mu;            // block x K
@@ -80,6 +81,8 @@ PassResult fused_pass(const Network& net, const Data& data, const double* theta,
   const Index block = pass_block_rows(req, V, p);
   // the true Fisher's vectors of a one-output family are sqrt(w_k) e_k (see fisher_sqrt)
   const bool diagonal_q = req.kind == FisherKind::fisher_true && out != Output::multinomial;
+  // the empirical Fisher's vector is the residual: one back-propagation serves both
+  const bool shared = req.grad && V > 0 && req.kind == FisherKind::empirical;
   const GramKernel& kernel = gram_kernel();
 
   auto init = [&] {
@@ -87,10 +90,9 @@ PassResult fused_pass(const Network& net, const Data& data, const double* theta,
     st.fwd = ForwardBlock(net, data.X, block, req.grad || V > 0);
     st.mu.resize(block, K);
     st.scratch.resize(K);
-    if (req.grad) {
-      st.grad = Vector::Zero(p);
-      st.residual = BackwardBlock(net, block, 1);
-    }
+    if (req.grad) st.grad = Vector::Zero(p);
+    if (req.grad && !shared) st.residual = BackwardBlock(net, block, 1);
+    if (shared && data.sample_weight) st.weighted.resize(block, net.max_width());
     if (V > 0) {
       st.q = BackwardBlock(net, block, V);
       st.q_weight.resize(V * block);
@@ -112,7 +114,7 @@ PassResult fused_pass(const Network& net, const Data& data, const double* theta,
 
   auto body = [&](PassState& st, Index i0, Index m) {
     st.fwd.run(net, theta, i0, m);
-    double* res = req.grad ? st.residual.top() : nullptr;
+    double* res = req.grad && !shared ? st.residual.top() : nullptr;
     double* q = V > 0 ? st.q.top() : nullptr;
     for (Index i = 0; i < m; ++i) {
       const Index row = i0 + i;
@@ -150,12 +152,16 @@ PassResult fused_pass(const Network& net, const Data& data, const double* theta,
       }
       for (Index v = 0; v < V; ++v) st.q_weight[v * m + i] = s;
     }
-    if (req.grad) {
+    if (res) {
       st.residual.propagate(net, theta, st.fwd);
       add_layer_gradients(net, st.fwd, st.residual, st.grad.data());
     }
     if (V == 0) return;
     st.q.propagate(net, theta, st.fwd, diagonal_q);
+    if (shared)
+      add_layer_gradients(net, st.fwd, st.q, st.grad.data(),
+                          data.sample_weight ? data.sample_weight + i0 : nullptr,
+                          st.weighted.data());
     if (kfac) {
       const double* sw = data.sample_weight ? data.sample_weight + i0 : nullptr;
       for (Index l = 0; l < L; ++l) {

@@ -141,17 +141,27 @@ class BackwardBlock {
 };
 
 /// grad (theta's layout) += sum over the block's rows of a~_{l-1} kron g_l, g the first
-/// m rows of `bwd` (one vector per row, already weighted).
+/// m rows of `bwd` (one vector per row), times row_weight[i] when given (then `scratch`,
+/// at least block x the widest layer, holds the weighted rows).
 inline void add_layer_gradients(const Network& net, const ForwardBlock& fwd,
-                                const BackwardBlock& bwd, double* grad) {
+                                const BackwardBlock& bwd, double* grad,
+                                const double* row_weight = nullptr, double* scratch = nullptr) {
   const Index m = fwd.rows();
   for (Index l = 0; l < net.n_layers(); ++l) {
     const Layer& L = net.layers[l];
-    const auto g = bwd.g(l).topRows(m);
-    RowMatrixMap(grad + L.offset, L.fan_in, L.fan_out).noalias() +=
-        fwd.input(l, L).transpose() * g;
-    Eigen::Map<Eigen::RowVectorXd>(grad + L.offset + L.fan_in * L.fan_out, L.fan_out) +=
-        g.colwise().sum();
+    auto add = [&](const auto& g) {
+      RowMatrixMap(grad + L.offset, L.fan_in, L.fan_out).noalias() +=
+          fwd.input(l, L).transpose() * g;
+      Eigen::Map<Eigen::RowVectorXd>(grad + L.offset + L.fan_in * L.fan_out, L.fan_out) +=
+          g.colwise().sum();
+    };
+    if (!row_weight) {
+      add(bwd.g(l).topRows(m));
+      continue;
+    }
+    RowMatrixMap weighted(scratch, m, L.fan_out);
+    weighted.noalias() = ConstVectorMap(row_weight, m).asDiagonal() * bwd.g(l).topRows(m);
+    add(weighted);
   }
 }
 
