@@ -31,6 +31,7 @@ void register_glm(py::module_& m);
 void register_sparse(py::module_& m);  // the GLM kernels on a CSR X, also into _core.glm
 void register_linalg(py::module_& m);
 void register_runtime(py::module_& m);
+void register_nn(py::module_& m);
 
 inline Model parse_model(const std::string& name) {
   if (name == "logistic") return Model::logistic;

@@ -23,6 +23,9 @@ PYBIND11_MODULE(_core, m, py::mod_gil_not_used()) {
       m.def_submodule("linalg", "GLM-free linear algebra: Grams, damped and Kronecker solves");
   ngdx::bindings::register_linalg(linalg);
 
+  py::module_ nn = m.def_submodule("nn", "Multilayer perceptrons: the fused pass, F v, forward");
+  ngdx::bindings::register_nn(nn);
+
   py::module_ runtime = m.def_submodule("runtime", "Threads and the choice of Gram kernel");
   ngdx::bindings::register_runtime(runtime);
 }

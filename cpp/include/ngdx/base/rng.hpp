@@ -23,6 +23,14 @@ class Stream {
   double uniform(std::uint64_t k) const {
     return static_cast<double>(mix(key_ + k) >> 11) * 0x1.0p-53;
   }
+  /// The same stream from draw `offset` on: shifted(o).uniform(k) == uniform(o + k). A
+  /// sampler that reads draws 0, 1, ... then reads o, o + 1, ... (one stream, several
+  /// outputs: output k of a row starts at k * draws-per-output).
+  Stream shifted(std::uint64_t offset) const {
+    Stream s = *this;
+    s.key_ += offset;  // uniform(k) hashes key_ + k, modulo 2^64 in both
+    return s;
+  }
 
  private:
   std::uint64_t key_;
