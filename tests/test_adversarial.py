@@ -285,3 +285,19 @@ def test_a_start_where_the_model_overflows_is_a_value_error():
         ngdx.fit(X, y, "poisson", coef_init=np.full(3, 1e300))
     with pytest.raises(ValueError, match="not finite at the starting point"):
         ngdx.fit(X, y, "poisson", intercept_init=1e300)
+
+
+# ------------------------------------------------------------------ extreme theta and starts
+@pytest.mark.parametrize("eta", [1e4, 1e8, 1e20, 1e100])
+def test_the_reference_probit_tail_is_the_mills_asymptote(eta):
+    """Found by the long fuzz run: the NumPy oracle's phi/Phi at -eta cancelled two numbers
+    of size eta^2/2 (score -1.78e8 at eta = 1e8 for y = 0, the core's -1e8 being right) and
+    its Hessian weight 1 - 1/eta^2 rounded to 0."""
+    from ngdx import _reference as ref
+
+    X, y, theta = np.ones((1, 1)), np.zeros(1), np.array([eta])
+    mills = eta + 1 / eta - 2 / eta**3  # phi(eta) / (1 - Phi(eta)), asymptotically
+    np.testing.assert_allclose(ref.scores(X, y, theta, "probit"), [[-mills]], rtol=1e-12)
+    np.testing.assert_allclose(ref.curvature(X, y, theta, "probit", "hessian"),
+                               [[1 - 1 / eta**2]], rtol=1e-12)
+    np.testing.assert_allclose(ngdx.scores(X, y, theta, "probit"), [[-mills]], rtol=1e-12)
