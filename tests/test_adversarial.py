@@ -301,3 +301,39 @@ def test_the_reference_probit_tail_is_the_mills_asymptote(eta):
     np.testing.assert_allclose(ref.curvature(X, y, theta, "probit", "hessian"),
                                [[1 - 1 / eta**2]], rtol=1e-12)
     np.testing.assert_allclose(ngdx.scores(X, y, theta, "probit"), [[-mills]], rtol=1e-12)
+
+
+@pytest.mark.parametrize("model", ["logistic", "probit", "poisson", "gaussian", "multinomial"])
+@pytest.mark.parametrize("value", [1e300, -1e300, 1e308])
+def test_an_extreme_theta_is_a_finite_answer_or_a_value_error_naming_it(model, value):
+    """scores and kl at theta = 1e300 returned inf or NaN (poisson's scores, gaussian's KL)
+    where loss, grad and fisher raised: each now gives a finite answer or says which
+    argument is out of range."""
+    X, y = model_data(model, n=20)
+    zero = np.zeros((3, 3)) if model == "multinomial" else np.zeros(3)
+    far = zero.copy()
+    far.flat[0] = value
+    calls = {"theta": [lambda: ngdx.scores(X, y, far, model), lambda: ngdx.loss(X, y, far, model),
+                       lambda: ngdx.fisher(X, y, far, model)],
+             "theta_p": [lambda: ngdx.kl(X, far, zero, model)],
+             "theta_q": [lambda: ngdx.kl(X, zero, far, model)]}
+    for name, fns in calls.items():
+        for call in fns:
+            try:
+                out = call()
+            except ValueError as e:
+                assert "beyond the model's range" in str(e) and name in str(e)
+            else:
+                assert np.isfinite(out).all()
+
+
+def test_the_overflow_message_names_the_parameters_of_each_entry_point():
+    X, y = model_data("gaussian", n=20)
+    far = np.array([1e300, 0.0, 0.0])
+    with pytest.raises(ValueError, match=r"score matrix of model 'poisson' overflows float64 "
+                                         r"at this X, y and theta.*smaller theta"):
+        ngdx.scores(X, np.abs(y), far, "poisson")
+    with pytest.raises(ValueError, match=r"KL divergence of model 'gaussian' overflows float64 "
+                                         r"at this X, theta_p and theta_q: the linear predictor "
+                                         r"X @ theta_p or X @ theta_q"):
+        ngdx.kl(X, np.zeros(3), far, "gaussian")
