@@ -337,3 +337,13 @@ def test_the_overflow_message_names_the_parameters_of_each_entry_point():
                                          r"at this X, theta_p and theta_q: the linear predictor "
                                          r"X @ theta_p or X @ theta_q"):
         ngdx.kl(X, np.zeros(3), far, "gaussian")
+
+
+@pytest.mark.parametrize("model,shape", [("multinomial", (3, 1, 1)), ("multinomial", (3, 1)),
+                                         ("logistic", (1, 1))])
+def test_an_intercept_init_of_more_than_one_dimension_is_a_value_error(model, shape):
+    """Found by the long fuzz run: intercept_init was flattened, so a (K, 1, 1) array was
+    taken as K intercepts."""
+    X, y = model_data(model, n=30)
+    with pytest.raises(ValueError, match=r"intercept_init must be a number or a 1-D array"):
+        ngdx.fit(X, y, model, intercept_init=np.zeros(shape))
