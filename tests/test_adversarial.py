@@ -347,3 +347,64 @@ def test_an_intercept_init_of_more_than_one_dimension_is_a_value_error(model, sh
     X, y = model_data(model, n=30)
     with pytest.raises(ValueError, match=r"intercept_init must be a number or a 1-D array"):
         ngdx.fit(X, y, model, intercept_init=np.zeros(shape))
+
+
+# ------------------------------------------------------------------ extreme l2, lr, damping
+@pytest.mark.parametrize("model", ["logistic", "poisson", "gaussian", "multinomial"])
+@pytest.mark.parametrize("method", ["ngd", "newton", "diag"])
+def test_an_absurd_ridge_is_fitted_to_its_optimum_coef_zero(model, method):
+    """l2 = 1e300 is a legitimate ridge: coef ~ -grad / l2 (about 1e-300), the intercept the
+    null model's, converged, finite, with no warning."""
+    X, y = model_data(model, n=60)
+    res = ngdx.fit(X, y, model, method, l2=1e300)
+    assert res.converged
+    assert np.abs(res.coef).max() < 1e-290
+    null = ngdx.fit(np.zeros((len(y), 1)), y, model, l2=1.0)  # the intercept-only model
+    np.testing.assert_allclose(res.intercept, null.intercept, rtol=1e-9, atol=1e-12)
+
+
+@pytest.mark.xfail(strict=True, reason="_solver/steps.py gradient_descent_lr: the norm of "
+                   "(F + l2 P) v overflows for l2 > ~1e154, so lr falls back to 1.0 and the "
+                   "first step diverges (the lead's file)")
+def test_an_absurd_ridge_under_gradient_descent():
+    X, y = model_data("logistic", n=60)
+    res = ngdx.fit(X, y, "logistic", "gd", l2=1e300)
+    assert res.converged and np.abs(res.coef).max() < 1e-290
+
+
+@pytest.mark.xfail(strict=True, reason="probit's null intercept is logit(mean) / 1.7, not its "
+                   "optimum, and the adaptive damping, scaled by the mean diagonal that l2 "
+                   "dominates, leaves the intercept unable to move for l2 > ~1e15")
+def test_an_absurd_ridge_on_probit():
+    X, y = model_data("probit", n=60)
+    assert ngdx.fit(X, y, "probit", l2=1e300).converged
+
+
+@pytest.mark.parametrize("name,value", [("lr", 1e300), ("lr", 1e151), ("damping", 1e300),
+                                        ("damping", 1e151), ("lr", 1e308)])
+def test_an_lr_or_damping_beyond_1e150_is_a_value_error_with_the_range(name, value):
+    """lr = 1e300 ended as "the damping was raised too often" and damping = 1e300 as
+    "max_iter reached" (no step could ever be taken): both now say which argument and
+    what range it takes, in ngdx.fit and the estimators alike."""
+    X, y = logistic_data()
+    with pytest.raises(ValueError, match=rf"{name} must be at most 1e\+150"):
+        ngdx.fit(X, y, **{name: value})
+    pytest.importorskip("sklearn")
+    with pytest.raises(ValueError, match=rf"{name} must be at most 1e\+150"):
+        ngdx.NGDClassifier(**{name: value}).fit(X, y)
+
+
+@pytest.mark.parametrize("method", ["gd", "ngd"])
+def test_the_largest_lr_and_damping_give_finite_fits(method):
+    """At the bound, a fit is finite and no NumPy warning escapes (warnings are errors):
+    lr = 1e150 diverges at once and returns the start; damping = 1e150 takes steps of
+    ~1e-150 (no progress), reported as max_iter reached."""
+    X, y = logistic_data()
+    with pytest.warns(ngdx.ConvergenceWarning):
+        res = ngdx.fit(X, y, method=method, lr=1e150, max_iter=5)
+    assert np.isfinite(res.coef).all() and not res.converged
+    assert res.history["objective"][-1] <= res.history["objective"][0]
+    if method == "ngd":
+        with pytest.warns(ngdx.ConvergenceWarning, match="max_iter = 5 reached"):
+            res = ngdx.fit(X, y, method=method, damping=1e150, max_iter=5)
+        assert np.abs(res.coef).max() < 1e-140
