@@ -103,9 +103,9 @@ class NGDClassifier(ClassifierMixin, _NGDEstimator):
     step : {"fixed", "kl", "armijo"}, default="fixed"
         Step rule of every method: fixed ``lr``, a KL trust region of radius
         ``max_kl``, or backtracking.
-    damping : float >= 0 or "adaptive", default="adaptive"
+    damping : float in [0, 1e150] or "adaptive", default="adaptive"
         lambda in (M + lambda I) x = g; ignored by ``method="gd"``.
-    lr : float > 0 or None, default=None
+    lr : float in (0, 1e150] or None, default=None
         Step size; None means 1.0, or 1 / L for ``method="gd"``.
     max_kl : float > 0, default=0.01
         Trust-region radius of ``step="kl"``.
@@ -284,9 +284,9 @@ class NGDRegressor(RegressorMixin, _NGDEstimator):
     step : {"fixed", "kl", "armijo"}, default="fixed"
         Step rule of every method: fixed ``lr``, a KL trust region of radius
         ``max_kl``, or backtracking.
-    damping : float >= 0 or "adaptive", default="adaptive"
+    damping : float in [0, 1e150] or "adaptive", default="adaptive"
         lambda in (M + lambda I) x = g; ignored by ``method="gd"``.
-    lr : float > 0 or None, default=None
+    lr : float in (0, 1e150] or None, default=None
         Step size; None means 1.0, or 1 / L for ``method="gd"``.
     max_kl : float > 0, default=0.01
         Trust-region radius of ``step="kl"``.
