@@ -19,11 +19,11 @@ from scipy.special import log_ndtr, xlogy  # scipy is a dependency of scikit-lea
 from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
 from sklearn.utils import Tags, check_random_state
 from sklearn.utils.multiclass import check_classification_targets
-from sklearn.utils.validation import check_is_fitted, validate_data
+from sklearn.utils.validation import check_is_fitted
 
 from ._fit import fit
 from ._typing import FisherKind, Method, Model, StepRule
-from ._validation import DESIGN_DTYPES, as_rows_design
+from ._validation import as_rows_design, validate_estimator_data
 
 BINARY_MODELS = ("logistic", "probit")
 REGRESSION_MODELS = ("gaussian", "poisson")
@@ -60,7 +60,7 @@ class _NGDEstimator(BaseEstimator):
         """X for prediction, checked against what fit saw, in the core's layout (so that
         the predictions made from it copy nothing)."""
         check_is_fitted(self)
-        X = validate_data(self, X, dtype=DESIGN_DTYPES, accept_sparse="csr", reset=False)
+        X = validate_estimator_data(self, X, reset=False)
         return as_rows_design(X)[0]
 
     @property
@@ -103,9 +103,9 @@ class NGDClassifier(ClassifierMixin, _NGDEstimator):
     step : {"fixed", "kl", "armijo"}, default="fixed"
         Step rule of every method: fixed ``lr``, a KL trust region of radius
         ``max_kl``, or backtracking.
-    damping : float >= 0 or "adaptive", default="adaptive"
+    damping : float in [0, 1e150] or "adaptive", default="adaptive"
         lambda in (M + lambda I) x = g; ignored by ``method="gd"``.
-    lr : float > 0 or None, default=None
+    lr : float in (0, 1e150] or None, default=None
         Step size; None means 1.0, or 1 / L for ``method="gd"``.
     max_kl : float > 0, default=0.01
         Trust-region radius of ``step="kl"``.
@@ -194,7 +194,7 @@ class NGDClassifier(ClassifierMixin, _NGDEstimator):
         if self.model not in BINARY_MODELS:
             raise ValueError(f"{type(self).__name__}: unknown model {self.model!r}; valid: "
                              f"{', '.join(BINARY_MODELS)}")
-        X, y = validate_data(self, X, y, dtype=DESIGN_DTYPES, accept_sparse="csr")
+        X, y = validate_estimator_data(self, X, y)
         check_classification_targets(y)
         self.classes_, y_code = np.unique(y, return_inverse=True)
         if len(self.classes_) < 2:
@@ -284,9 +284,9 @@ class NGDRegressor(RegressorMixin, _NGDEstimator):
     step : {"fixed", "kl", "armijo"}, default="fixed"
         Step rule of every method: fixed ``lr``, a KL trust region of radius
         ``max_kl``, or backtracking.
-    damping : float >= 0 or "adaptive", default="adaptive"
+    damping : float in [0, 1e150] or "adaptive", default="adaptive"
         lambda in (M + lambda I) x = g; ignored by ``method="gd"``.
-    lr : float > 0 or None, default=None
+    lr : float in (0, 1e150] or None, default=None
         Step size; None means 1.0, or 1 / L for ``method="gd"``.
     max_kl : float > 0, default=0.01
         Trust-region radius of ``step="kl"``.
@@ -369,8 +369,7 @@ class NGDRegressor(RegressorMixin, _NGDEstimator):
         if self.model not in REGRESSION_MODELS:
             raise ValueError(f"{type(self).__name__}: unknown model {self.model!r}; valid: "
                              f"{', '.join(REGRESSION_MODELS)}")
-        X, y = validate_data(self, X, y, dtype=DESIGN_DTYPES, accept_sparse="csr",
-                             y_numeric=True)
+        X, y = validate_estimator_data(self, X, y, y_numeric=True)
         return self._fit(X, y, self.model, sample_weight)
 
     @property

@@ -25,6 +25,9 @@ from ._validation import (as_rows_design, as_float_array, as_initial_theta, as_l
                           check_sample_weight, mc_samples_alias, resolve_seed)
 
 FISHERS = ("true", "empirical", "mc")
+#: The largest lr and fixed damping: the solver forms the squares of the steps they scale
+#: (the KL, the damping's quadratic model), which overflow float64 beyond about 1e154.
+MAX_SCALE = 1e150
 STEPS = tuple(STEP_RULES)
 
 
@@ -77,7 +80,7 @@ def fit(X: ArrayLike, y: ArrayLike, model: Model = "logistic", method: Method = 
     fisher : {"true", "empirical", "mc"}
         Expected Fisher (exact for these models), mean of score outer products, or Monte
         Carlo with ``n_mc_samples`` labels drawn per row (``seed``).
-    damping : float >= 0 or "adaptive"
+    damping : float in [0, 1e150] or "adaptive"
         lambda, in the units of standardized features: it adds lambda c_j^2 to the
         curvature's diagonal, c_j as in ``tol`` (Marquardt's scaling; the woodbury solver
         with ``l2 > 0`` adds lambda times the mean c_j^2 to every coef). ``"adaptive"`` (default) is a Levenberg-Marquardt rule: lambda starts
@@ -88,7 +91,7 @@ def fit(X: ArrayLike, y: ArrayLike, model: Model = "logistic", method: Method = 
         (sqrt(n) 4 eps |f|) is accepted when the gradient shrinks instead. Whatever the
         rule, a failed Cholesky raises lambda (tenfold) and is recorded in
         ``n_cholesky_failures``. Ignored by ``"gd"``.
-    lr : float > 0, optional
+    lr : float in (0, 1e150], optional
         Step size. Default 1.0, except for ``"gd"``: 1 / L with L the largest eigenvalue
         of the curvature at the start (Fisher plus penalty, by power iteration).
     step : {"fixed", "kl", "armijo"}
@@ -244,11 +247,19 @@ def build(X, y, model, method, *, fisher, damping, lr, step, max_kl, l2, fit_int
         except ValueError:
             raise ValueError("damping must be a finite number >= 0 or 'adaptive', got "
                              f"{damping!r}") from None
+        if damping > MAX_SCALE:
+            raise ValueError(
+                f"damping must be at most {MAX_SCALE:g} (or 'adaptive'), got {damping!r}: in "
+                "the units of standardized features, a damping that large takes no step at all")
     if lr is not None:
         try:
             lr = check_positive(lr, "lr")
         except ValueError:
             raise ValueError(f"lr must be a finite number > 0 or None, got {lr!r}") from None
+        if lr > MAX_SCALE:
+            raise ValueError(f"lr must be at most {MAX_SCALE:g} (or None), got {lr!r}: the "
+                             "squares of steps that long overflow float64 (lr = 1 is the "
+                             "natural gradient's own step)")
     max_kl = check_positive(max_kl, "max_kl")
     max_iter = check_positive_int(max_iter, "max_iter")
     tol = check_nonnegative(tol, "tol")

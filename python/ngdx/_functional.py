@@ -56,14 +56,22 @@ def fused(X, y, theta, model="logistic", kind="none", *, diagonal=False, n_mc_sa
     loss, _ = kernel(model, *X_args, y, theta, K, bool(fit_intercept), sample_weight, kind,
                      bool(diagonal), int(n_mc_samples), int(seed), resolve_threads(n_threads),
                      grad, curvature)
-    if not (np.isfinite(loss) and np.isfinite(grad).all()
-            and (curvature is None or np.isfinite(curvature).all())):
-        raise ValueError(
-            f"the loss, gradient or curvature of model {model!r} overflows float64 at this "
-            "X, y and theta: the linear predictor X @ theta (or y) is beyond the model's "
-            "range; use a smaller theta, or rescale X or y")
+    check_in_range("the loss, gradient or curvature", model, ("theta",), loss, grad, curvature)
     return loss, grad, curvature
 
+
+def check_in_range(what, model, params, *values, with_y=True):
+    """Raise ``ValueError`` when one of ``values`` (numbers, arrays or None) is not finite:
+    ``what`` overflows float64 for ``model`` at this X (and y) and the parameter vectors
+    named ``params``, whose linear predictors are then beyond the model's range."""
+    if all(v is None or np.isfinite(v).all() for v in values):
+        return
+    names = ["X"] + (["y"] if with_y else []) + list(params)
+    predictors = " or ".join(f"X @ {name}" for name in params) + (" (or y)" if with_y else "")
+    raise ValueError(
+        f"{what} of model {model!r} overflows float64 at this {', '.join(names[:-1])} and "
+        f"{names[-1]}: the linear predictor {predictors} is beyond the model's range; use a "
+        f"smaller {' and '.join(params)}, or rescale X{' or y' if with_y else ''}")
 
 def loss(X: ArrayLike, y: ArrayLike, theta: ArrayLike, model: Model = "logistic", *,
          n_threads: int | None = None) -> float:
@@ -215,6 +223,7 @@ def scores(X: ArrayLike, y: ArrayLike, theta: ArrayLike, model: Model = "logisti
     out = np.empty((X.shape[0], theta.size))
     kernel, X_args = _kernel("scores", X)
     kernel(model, *X_args, y, theta.ravel(), n_classes, False, resolve_threads(n_threads), out)
+    check_in_range("the score matrix", model, ("theta",), out)
     return out
 
 
@@ -332,5 +341,7 @@ def kl(X: ArrayLike, theta_p: ArrayLike, theta_q: ArrayLike, model: Model = "log
     if theta_p.shape != theta_q.shape:
         raise ValueError(f"theta_p and theta_q differ in shape: {theta_p.shape} vs {theta_q.shape}")
     kernel, X_args = _kernel("mean_kl", X)
-    return kernel(model, *X_args, theta_p.ravel(), theta_q.ravel(), n_classes, False, None,
-                         resolve_threads(n_threads))
+    value = kernel(model, *X_args, theta_p.ravel(), theta_q.ravel(), n_classes, False, None,
+                   resolve_threads(n_threads))
+    check_in_range("the KL divergence", model, ("theta_p", "theta_q"), value, with_y=False)
+    return value

@@ -159,14 +159,20 @@ def row_hessian(model, eta, y):
 def probit_curvature(x):
     """lambda(x) (x + lambda(x)), lambda = phi / Phi. For x < 0, lambda ~ -x and x + lambda
     cancels: there it is (1 - t R) / R^2 with t = -x and R = sqrt(pi/2) erfcx(t / sqrt 2)
-    the Mills ratio (1 - Phi(t)) / phi(t), accurate to ~eps t^2 (exp(-x^2/2) / Phi(x)
+    the Mills ratio (1 - Phi(t)) / phi(t), accurate to ~eps t^2 up to t = 100 and by the
+    series 1 - 1/t^2 + 6/t^4 - 50/t^6 beyond (exp(-x^2/2) / Phi(x)
     followed by x + lambda lost ~eps t^4: 2e-11 at x = -23.5)."""
     x = np.asarray(x, dtype=float)
     out = np.empty_like(x)
     neg = x < 0
     t = -x[neg]
     R = np.sqrt(np.pi / 2) * _special().erfcx(t / np.sqrt(2))
-    out[neg] = (1.0 - t * R) / R**2
+    # 1 - t R ~ 1/t^2 loses eps t^2 to rounding (all of it beyond t ~ 1e8): past t = 100
+    # the asymptotic series, whose next term is 5e-14 there
+    with np.errstate(over="ignore", divide="ignore"):
+        u = 1.0 / t**2
+        out[neg] = np.where(t > 100, 1.0 - u * (1.0 - u * (6.0 - 50.0 * u)),
+                            (1.0 - t * R) / R**2)
     lam = inv_mills(x[~neg])
     out[~neg] = lam * (x[~neg] + lam)
     return out

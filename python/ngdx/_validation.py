@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import math
 import numbers
+import re
 import sys
 import warnings
 from typing import Collection, TypeVar
@@ -43,9 +44,7 @@ DESIGN_DTYPES = (np.dtype(np.float64), np.dtype(np.float32))
 def as_float_array(a, name: str, ndim: int) -> np.ndarray:
     """``a`` as a C-contiguous float64 array of ``ndim`` dimensions with finite values."""
     arr = np.asarray(a)
-    if arr.dtype.kind not in "biuf":  # bool, signed and unsigned integers, floats
-        raise ValueError(f"{name} must hold real numbers (bool, integer or float dtype), "
-                         f"got dtype {arr.dtype}")
+    check_real_dtype(arr.dtype, name)
     if arr.ndim != ndim:
         raise ValueError(f"{name} must be {ndim}-D, got shape {arr.shape}")
     # aligned too: the core reads doubles through references, and an unaligned one is
@@ -53,6 +52,15 @@ def as_float_array(a, name: str, ndim: int) -> np.ndarray:
     arr = np.require(arr, dtype=np.float64, requirements=["C_CONTIGUOUS", "ALIGNED"])
     check_finite(arr, name)
     return arr
+
+
+def check_real_dtype(dtype: np.dtype, name: str) -> None:
+    """Raise ``ValueError`` naming ``name`` unless ``dtype`` holds real numbers: bool,
+    signed or unsigned integers, floats (not complex, strings, objects, datetime64 or
+    timedelta64, whose integer storage NumPy would otherwise convert as numbers)."""
+    if dtype.kind not in "biuf":
+        raise ValueError(f"{name} must hold real numbers (bool, integer or float dtype), "
+                         f"got dtype {dtype}")
 
 
 def check_finite(arr: np.ndarray, name: str, squares: bool = False) -> None:
@@ -91,9 +99,7 @@ def as_design(X) -> np.ndarray:
     (float16, integers, bool, non-native byte order) is converted to float64.
     """
     arr = np.asarray(X)
-    if arr.dtype.kind not in "biuf":  # bool, signed and unsigned integers, floats
-        raise ValueError(f"X must hold real numbers (bool, integer or float dtype), "
-                         f"got dtype {arr.dtype}")
+    check_real_dtype(arr.dtype, "X")
     if arr.ndim != 2:
         raise ValueError(f"X must be 2-D, got shape {arr.shape}")
     if arr.dtype not in DESIGN_DTYPES:
@@ -127,6 +133,44 @@ def as_rows_design(X):
     if note is not None:
         warnings.warn(note, PerformanceWarning, stacklevel=_caller_level())
     return as_csr(X), True
+
+
+def validate_estimator_data(estimator, X, y="no_validation", **kwargs):
+    """scikit-learn's ``validate_data`` for X (and y), in the core's dtypes, whose errors
+    name the argument: scikit-learn's own wording ("Expected 2D array", "Complex data not
+    supported", which ``check_estimator`` matches) is kept after the argument's name.
+    Dates and durations are rejected as ``ngdx.fit`` rejects them."""
+    from sklearn.utils.validation import check_array, validate_data  # the estimators' extra
+
+    for dtype in _dtypes(X):
+        if dtype.kind in "mM":  # validate_data would read dates and durations as numbers
+            check_real_dtype(dtype, "X")
+    try:
+        return validate_data(estimator, X, y, dtype=DESIGN_DTYPES, accept_sparse="csr",
+                             **kwargs)
+    except ValueError as e:
+        message = str(e)
+        if re.search(r"(?<![A-Za-z0-9_])(X|y)(?![A-Za-z0-9_])", message):
+            raise  # already named ("Input X contains NaN", "y should be a 1d array", ...)
+        if "inconsistent numbers of samples" in message:
+            culprit = "X and y"
+        else:  # X's fault when X alone fails the same check, else y's
+            try:
+                check_array(X, dtype=DESIGN_DTYPES, accept_sparse="csr", input_name="X")
+                culprit = "y"
+            except ValueError:
+                culprit = "X"
+        raise ValueError(f"{culprit}: {message}") from e
+
+
+def _dtypes(X) -> list:
+    """The NumPy dtypes of X's columns: one for an array or a sparse matrix, one per
+    column of a DataFrame, none for a list."""
+    if hasattr(X, "dtypes") and not hasattr(X, "dtype"):  # a DataFrame
+        return [getattr(dt, "numpy_dtype", dt) for dt in X.dtypes
+                if isinstance(getattr(dt, "numpy_dtype", dt), np.dtype)]
+    dtype = getattr(X, "dtype", None)
+    return [dtype] if isinstance(dtype, np.dtype) else []
 
 
 def _caller_level() -> int:
@@ -276,6 +320,10 @@ def as_initial_theta(objective, y, sw, coef_init, intercept_init) -> np.ndarray:
         theta[:d] = coef.reshape(d, K)
     if objective.fit_intercept:
         if intercept_init is not None:
+            if np.ndim(intercept_init) > 1:
+                entries = "1 entry" if K == 1 else f"{K} entries"
+                raise ValueError(f"intercept_init must be a number or a 1-D array of {entries}, "
+                                 f"got shape {np.shape(intercept_init)}")
             b = as_float_array(np.reshape(intercept_init, -1), "intercept_init", 1)
             if b.shape != (K,):
                 raise ValueError(f"intercept_init must have {K} entries, got {b.shape[0]}")

@@ -125,9 +125,12 @@ def fit_call(draw):
             args[name] = v.value
             outcomes.append(v.expect)
         rejected = [e for e in outcomes if e.outcome == "reject"]
-        if rejected:  # any of the bad ones may be named first
-            expect = Expect("reject", tuple(n for e in rejected for n in e.names),
-                            rejected[0].label)
+        if rejected:  # a bad one, an extreme one or a valid choice that does not combine
+            # with the model may be named first
+            names_first = tuple(n for e in outcomes if e.outcome != "ok" for n in e.names)
+            if set(names) & COMBINING:
+                names_first += tuple(names) + CONFLICTS
+            expect = Expect("reject", names_first, rejected[0].label)
         elif len(names) > 1 or set(names) & COMBINING or any(e.outcome == "either"
                                                               for e in outcomes):
             expect = Expect("either", tuple(names) + CONFLICTS,
