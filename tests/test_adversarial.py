@@ -363,19 +363,18 @@ def test_an_absurd_ridge_is_fitted_to_its_optimum_coef_zero(model, method):
     np.testing.assert_allclose(res.intercept, null.intercept, rtol=1e-9, atol=1e-12)
 
 
-@pytest.mark.xfail(strict=True, reason="_solver/steps.py gradient_descent_lr: the norm of "
-                   "(F + l2 P) v overflows for l2 > ~1e154, so lr falls back to 1.0 and the "
-                   "first step diverges (the lead's file)")
 def test_an_absurd_ridge_under_gradient_descent():
+    """gradient_descent_lr's power iteration took |(F + l2 P) v|, which overflowed for
+    l2 > ~1e154: lr fell back to 1 and the first step diverged."""
     X, y = model_data("logistic", n=60)
     res = ngdx.fit(X, y, "logistic", "gd", l2=1e300)
     assert res.converged and np.abs(res.coef).max() < 1e-290
 
 
-@pytest.mark.xfail(strict=True, reason="probit's null intercept is logit(mean) / 1.7, not its "
-                   "optimum, and the adaptive damping, scaled by the mean diagonal that l2 "
-                   "dominates, leaves the intercept unable to move for l2 > ~1e15")
 def test_an_absurd_ridge_on_probit():
+    """probit's null intercept was logit(mean) / 1.7, not its optimum, and the adaptive
+    damping, scaled by the mean diagonal that l2 dominates, left the intercept unable to
+    move for l2 > ~1e15: the start is now Phi^-1(mean), exact."""
     X, y = model_data("probit", n=60)
     assert ngdx.fit(X, y, "probit", l2=1e300).converged
 
@@ -408,3 +407,27 @@ def test_the_largest_lr_and_damping_give_finite_fits(method):
         with pytest.warns(ngdx.ConvergenceWarning, match="max_iter = 5 reached"):
             res = ngdx.fit(X, y, method=method, damping=1e150, max_iter=5)
         assert np.abs(res.coef).max() < 1e-140
+
+
+def test_a_prediction_that_overflows_names_coef_and_X():
+    """FitResult.predict for poisson at an X entry of 1e20 returned [inf] (long fuzz run)."""
+    res = ngdx.FitResult(coef=np.array([1.0]), intercept=0.0, n_iter=0, converged=True,
+                         message="", history={}, model="poisson")
+    with pytest.raises(ValueError, match="prediction of model 'poisson' overflows.*X.*coef"):
+        res.predict(np.array([[1e20]]))
+    np.testing.assert_allclose(res.predict(np.array([[2.0]])), [np.exp(2.0)])
+
+
+def test_tiny_features_with_the_sample_space_solve():
+    """X ~ 1e-160 through the Woodbury path: its standardized row Gram overflowed (1 / c^2
+    with c ~ 1e-160) and 0 * |coef|^2 with coef ~ 1e160 made the objective NaN."""
+    X = np.random.default_rng(0).normal(size=(5, 8))
+    y = np.arange(5.0)
+    base = ngdx.fit(X, y, "gaussian")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        tiny = ngdx.fit(X * 1e-160, y, "gaussian")
+        ngdx.NGDRegressor().fit(np.full((2, 2), 2.1e-160), [0.0, 0.0])
+    assert base.linear_solver == tiny.linear_solver == "woodbury"
+    assert tiny.converged and tiny.n_iter == base.n_iter
+    np.testing.assert_allclose(tiny.predict(X * 1e-160), base.predict(X), atol=1e-9)

@@ -73,6 +73,7 @@ def check_in_range(what, model, params, *values, with_y=True):
         f"{names[-1]}: the linear predictor {predictors} is beyond the model's range; use a "
         f"smaller {' and '.join(params)}, or rescale X{' or y' if with_y else ''}")
 
+
 def loss(X: ArrayLike, y: ArrayLike, theta: ArrayLike, model: Model = "logistic", *,
          n_threads: int | None = None) -> float:
     r"""Mean negative log-likelihood of a GLM.

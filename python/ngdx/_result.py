@@ -162,4 +162,6 @@ class FitResult:
                                        get_num_threads(), out)
         else:
             _core.glm.predict_mean(self.model, X, theta, K, True, get_num_threads(), out)
+        from ._functional import check_in_range
+        check_in_range("the prediction", self.model, ["coef"], out, with_y=False)
         return out if self.coef.ndim == 2 else out[:, 0]

@@ -34,18 +34,20 @@ class Woodbury(Curvature):
     def __init__(self, objective, kind="true", **kw):
         super().__init__(objective, kind, **kw)
         self._inv_scale = None  # 1 / c on coef when the damping is Marquardt's
-        self._gram_weights = None
         c = objective.param_scale()[: objective.d]
-        self._mean_square = float(np.mean(c * c)) if objective.l2 > 0.0 else 1.0
+        with np.errstate(over="ignore"):  # c ~ 1e-160: its square is 0, the mean of none
+            self._mean_square = float(np.mean(c * c)) if objective.l2 > 0.0 else 1.0
+        if not self._mean_square > 0 or not np.isfinite(self._mean_square):
+            self._mean_square = 1.0
         if objective.l2 == 0.0:
             self._inv_scale = 1.0 / c
-            self._gram_weights = self._inv_scale**2
         # the damping's unit, as the protocol reports it: lambda diag(unit) is added to M
         self.unit = np.ones(objective.p)
-        self.unit[: objective.d] = c * c if objective.l2 == 0.0 else self._mean_square
+        with np.errstate(under="ignore", over="ignore"):
+            self.unit[: objective.d] = c * c if objective.l2 == 0.0 else self._mean_square
 
     def _gram(self):
-        return self.objective.rows.row_gram(self._gram_weights)
+        return self.objective.rows.row_gram(self._inv_scale)
 
     def evaluate(self, theta, with_curvature=True):
         obj = self.objective
@@ -82,7 +84,8 @@ class Woodbury(Curvature):
         obj = self.objective
         r = np.sqrt(self.stats)
         z = r * obj.rows.matmul(v[: obj.d]) + (r * v[obj.d] if obj.fit_intercept else 0.0)
-        return float(z @ z) + obj.l2 * float(v[: obj.d] @ v[: obj.d])
+        penalty = obj.l2 * float(v[: obj.d] @ v[: obj.d]) if obj.l2 > 0.0 else 0.0
+        return float(z @ z) + penalty  # (0 * inf would be NaN for coef ~ 1e160)
 
     def scale(self):
         """Mean diagonal of sum_i w_i x~_i x~_i^T + l2 P (in standardized coordinates

@@ -222,14 +222,13 @@ class CSRRows(RowSource):
         return np.sqrt(np.asarray(Xs.multiply(Xs).T @ s).ravel())
 
     # ------------------------------------------------------------ products with X
-    def row_gram(self, column_weights=None):
-        """X diag(column_weights) X^T (n, n) as a dense array (X X^T without weights): the
-        sample-space solve's constant, computed once for the weights of a fit."""
-        if self._row_gram is None or self._row_gram[0] is not column_weights:
+    def row_gram(self, column_scale=None):
+        """(X U)(X U)^T (n, n) as a dense array, U = diag(column_scale) (X X^T without it):
+        the sample-space solve's constant, computed once for the scale of a fit."""
+        if self._row_gram is None or self._row_gram[0] is not column_scale:
             self.n_passes += 1
-            XW = self.X if column_weights is None else self.X.multiply(column_weights).tocsr()
-            self._row_gram = (column_weights,
-                              np.ascontiguousarray((XW @ self.X.T).toarray()))
+            XU = self.X if column_scale is None else self.X.multiply(column_scale).tocsr()
+            self._row_gram = (column_scale, np.ascontiguousarray((XU @ XU.T).toarray()))
         return self._row_gram[1]
 
     def matmul(self, B):

@@ -95,14 +95,15 @@ class ArrayRows(RowSource):
         return np.sqrt(sq)
 
     # ------------------------------------------------------------ products with X
-    def row_gram(self, column_weights=None):
-        """X diag(column_weights) X^T (n, n) in float64 (X X^T without weights): the
-        sample-space solve's constant, computed once for the weights of a fit."""
-        if self._row_gram is None or self._row_gram[0] is not column_weights:
+    def row_gram(self, column_scale=None):
+        """(X U)(X U)^T (n, n) in float64, U = diag(column_scale) (X X^T without it): the
+        sample-space solve's constant, computed once for the scale of a fit. X U is formed
+        first, so tiny columns with large scales (1e-160 and 1e160) do not overflow."""
+        if self._row_gram is None or self._row_gram[0] is not column_scale:
             self.n_passes += 1
             X = self.X.astype(np.float64, copy=False)  # float32 X X^T would round to float32
-            XW = X if column_weights is None else X * column_weights
-            self._row_gram = (column_weights, XW @ X.T)
+            XU = X if column_scale is None else X * column_scale
+            self._row_gram = (column_scale, XU @ XU.T)
         return self._row_gram[1]
 
     def matmul(self, B):

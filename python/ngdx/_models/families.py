@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import math
 import numbers
+from statistics import NormalDist
 
 import numpy as np
 
@@ -83,10 +84,10 @@ class Binary(Family):
     classifier = True
     labels = "0 or 1"
 
-    def __init__(self, name: str, canonical: bool, logit_scale: float):
+    def __init__(self, name: str, canonical: bool, inverse_link):
         super().__init__(name)
         self.canonical = canonical
-        self._logit_scale = logit_scale  # eta at a probability ~ logit(p) / scale
+        self._inverse_link = inverse_link  # eta at a probability p
 
     def check_labels(self, y, n_classes):
         bad = (y != 0.0) & (y != 1.0)
@@ -96,8 +97,10 @@ class Binary(Family):
                 f"({int(bad.sum())} values outside {{0, 1}})")
 
     def null_intercept(self, y, s, n_classes):
+        """The intercept-only optimum link^-1(mean y), exact (a probit start of
+        logit(p) / 1.7 left the intercept stuck under an absurd ridge, l2 >~ 1e15)."""
         p = min(max(super().null_intercept(y, s, n_classes), 1e-10), 1 - 1e-10)
-        return math.log(p / (1 - p)) / self._logit_scale
+        return self._inverse_link(p)
 
 
 class Poisson(Family):
@@ -172,8 +175,8 @@ class Multinomial(Family):
 
 #: Every family the core implements, by name, in the order error messages list them.
 FAMILIES = {f.name: f for f in (
-    Binary("logistic", canonical=True, logit_scale=1.0),
-    Binary("probit", canonical=False, logit_scale=1.7),  # probit(p) ~ logit(p) / 1.7
+    Binary("logistic", canonical=True, inverse_link=lambda p: math.log(p / (1 - p))),
+    Binary("probit", canonical=False, inverse_link=NormalDist().inv_cdf),
     Poisson("poisson"),
     Family("gaussian"),
     Multinomial("multinomial"),

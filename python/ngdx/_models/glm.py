@@ -81,9 +81,11 @@ class GLMObjective:
         loss, n_mis = self.rows.fused_pass(self.model, theta, self.n_classes, kind,
                                            diagonal=diagonal, n_mc_samples=n_mc_samples,
                                            seed=seed, grad_out=grad, curvature_out=curv)
-        coef_part = theta * self.penalty_mask
-        f = loss + 0.5 * self.l2 * float(coef_part @ coef_part)
-        grad += self.l2 * coef_part
+        f = loss
+        if self.l2 > 0.0:  # (0 * inf would be NaN where coef ~ 1e160 serves X ~ 1e-160)
+            coef_part = theta * self.penalty_mask
+            f += 0.5 * self.l2 * float(coef_part @ coef_part)
+            grad += self.l2 * coef_part
         if curv is not None and self.l2 > 0.0:
             if diagonal:
                 curv += self.l2 * self.penalty_mask

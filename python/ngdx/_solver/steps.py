@@ -95,8 +95,9 @@ def gradient_descent_lr(objective, theta, n_iter=30):
     for _ in range(n_iter):
         Fv = objective.fisher_vector_product(theta, v)
         lam = float(v @ Fv)
-        norm = np.linalg.norm(Fv)
-        if norm == 0:
+        top = float(np.abs(Fv).max())
+        if not top > 0 or not np.isfinite(top):
             break
-        v = Fv / norm
+        v = Fv / top  # scaled first: |Fv| itself overflows when F + l2 P ~ 1e300
+        v /= np.linalg.norm(v)
     return 1.0 / lam if lam > 0 else 1.0

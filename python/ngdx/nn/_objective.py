@@ -67,6 +67,8 @@ class MLPObjective:
 
     # ------------------------------------------------------------------ passes
     def _penalize(self, theta, loss, grad):
+        if self.l2 == 0.0:
+            return loss
         w = theta * self.penalty_mask
         grad += self.l2 * w
         return loss + 0.5 * self.l2 * float(w @ w)
