@@ -26,6 +26,7 @@ import datetime
 import json
 import os
 import platform
+import shlex
 import subprocess
 import sys
 import tempfile
@@ -36,6 +37,7 @@ import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
+from compare import _peak_rss, _reset_peak_rss, cpu_model, save_result  # noqa: E402
 from _nn_problems import PROBLEMS, make, objective, quick, test_score  # noqa: E402
 from _nn_solvers import METHODS, Trace  # noqa: E402
 
@@ -50,22 +52,22 @@ def have_torch():
     return importlib.util.find_spec("torch") is not None
 
 
+def versions():
+    import sklearn
+
+    import ngdx
+    from ngdx.nn import _passes
+
+    core = "compiled core" if _passes.HAVE_CORE else "NumPy reference passes"
+    torch = "not installed"
+    if have_torch():
+        import torch as _torch
+        torch = _torch.__version__
+    return (f"ngdx {ngdx.__version__} ({core}), scikit-learn {sklearn.__version__}, "
+            f"PyTorch {torch}")
+
+
 # ------------------------------------------------------------------ the child
-def _status_kb(key):
-    with open("/proc/self/status") as fh:
-        for line in fh:
-            if line.startswith(key + ":"):
-                return int(line.split()[1])
-    raise KeyError(key)
-
-
-def _reset_peak_rss():
-    """Current RSS in KiB, with the peak (VmHWM) reset to it (Linux)."""
-    with open("/proc/self/clear_refs", "w") as fh:
-        fh.write("5")
-    return _status_kb("VmRSS")
-
-
 def child(args):
     """One fit in this fresh process; prints one JSON line."""
     warnings.simplefilter("ignore")  # budgets end fits early by design
@@ -81,7 +83,7 @@ def child(args):
     trace.start()
     params, info = solver(pb, lr, args.threads, trace)
     elapsed = trace.elapsed()
-    rss_peak = _status_kb("VmHWM")
+    rss_peak = _peak_rss()
     # After the clock and the memory: ngdx's objective at every snapshot and at the end.
     from _nn_problems import network
 
@@ -256,10 +258,11 @@ def main(argv=None):
         return child(args)
     methods = [m for m in args.methods if have_torch() or not m.startswith("torch")]
     skipped = [m for m in args.methods if m not in methods]
-    command = " ".join(argv if argv is not None else sys.argv[1:])
+    command = shlex.join(argv if argv is not None else sys.argv[1:])
     lines = [f"# ngdx.nn vs scikit-learn and PyTorch MLP training ({datetime.date.today()})",
-             "", f"Machine: {platform.processor() or platform.machine()}, {os.cpu_count()} "
+             "", f"Machine: {cpu_model()}, {os.cpu_count()} "
              f"cores, Python {platform.python_version()}, NumPy {np.__version__}, "
+             f"{versions()}, "
              f"{args.threads} threads per method. Command: `python bench/compare_nn.py "
              f"{command}`."]
     if skipped:
@@ -281,11 +284,7 @@ def main(argv=None):
         with open(args.out, "w") as fh:
             fh.write(report)
     if args.save:
-        path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results",
-                            f"{datetime.date.today()}-compare-nn{'-quick' * args.quick}.md")
-        with open(path, "w") as fh:
-            fh.write(report)
-        print(f"written to {path}")
+        save_result(report, "compare-nn-quick" if args.quick else "compare-nn")
     return 0
 
 
