@@ -40,6 +40,42 @@ def test_demo_multinomial_includes_kfac(tmp_path, capsys):
     assert (tmp_path / "ngdx-demo-multinomial.png").exists()
 
 
+MLP_LABELS = ("kfac", "ngd (exact Fisher)", "adam", "gd")
+
+
+def mlp_rows(out):
+    """{label: the row's cells} of the network demo's table."""
+    return {line[:24].strip(): line.split() for line in out.splitlines()
+            if line[:24].strip() in MLP_LABELS}
+
+
+def test_demo_mlp_trains_one_network_four_ways_and_plots_the_loss(tmp_path, capsys):
+    assert main(["demo", "--model", "mlp", "--n", "200", "--max-iter", "15", "--out",
+                 str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert "(10, 32, 3) tanh network" in out
+    rows = mlp_rows(out)
+    assert set(rows) == set(MLP_LABELS)
+    iters = {k: int(v[-6]) for k, v in rows.items()}
+    loss = {k: float(v[-4]) for k, v in rows.items()}
+    passes = {k: int(v[-1]) for k, v in rows.items()}
+    assert iters == dict.fromkeys(MLP_LABELS, 15)
+    # the same iterations: both natural gradients far below both first-order methods
+    assert max(loss["kfac"], loss["ngd (exact Fisher)"]) < 0.8 * min(loss["adam"], loss["gd"])
+    assert passes["kfac"] > iters["kfac"]  # the exact-Fisher rescaling takes passes too
+    png = tmp_path / "ngdx-demo-mlp.png"
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 10_000
+    assert str(png) in out
+
+
+def test_demo_mlp_without_matplotlib_prints_the_table(tmp_path, capsys, monkeypatch):
+    monkeypatch.setitem(sys.modules, "matplotlib", None)
+    main(["demo", "--model", "mlp", "--n", "100", "--max-iter", "2", "--out", str(tmp_path)])
+    out = capsys.readouterr().out
+    assert set(mlp_rows(out)) == set(MLP_LABELS) and "no plot:" in out
+    assert not (tmp_path / "ngdx-demo-mlp.png").exists()
+
+
 def test_info_and_help(capsys):
     assert main(["info"]) == 0
     out = capsys.readouterr().out

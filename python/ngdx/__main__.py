@@ -1,7 +1,8 @@
 """``python -m ngdx`` (or ``ngdx``): the command line.
 
 ``python -m ngdx demo`` fits an ill-conditioned regression with every method, prints a
-table and writes a convergence plot; ``python -m ngdx info`` says how ngdx was built.
+table and writes a convergence plot (``--model mlp``: a small network trained by K-FAC,
+the exact Fisher, Adam and gradient descent); ``python -m ngdx info`` says how ngdx was built.
 """
 
 from __future__ import annotations
@@ -37,23 +38,34 @@ def main(argv=None):
     parser = argparse.ArgumentParser(prog="ngdx", description="natural gradient descent")
     commands = parser.add_subparsers(dest="command")
     demo = commands.add_parser("demo", help="compare the optimizers on a synthetic problem")
-    demo.add_argument("--model", default="logistic", choices=ngdx.MODELS)
-    demo.add_argument("--n", type=int_at_least(1), default=20000, help="rows (default 20000)")
-    demo.add_argument("--d", type=int_at_least(1), default=20, help="features (default 20)")
+    demo.add_argument("--model", default="logistic", choices=ngdx.MODELS + ("mlp",),
+                      help="a GLM, or 'mlp': a (d, 32, 3) tanh network")
+    demo.add_argument("--n", type=int_at_least(1), default=None,
+                      help="rows (default 20000; 1000 for mlp)")
+    demo.add_argument("--d", type=int_at_least(1), default=None,
+                      help="features (default 20; 10 for mlp)")
     demo.add_argument("--seed", type=int_at_least(0), default=0, help="data seed (default 0)")
     demo.add_argument("--out", default=".", help="folder for the plot (default: here)")
-    demo.add_argument("--max-iter", type=int_at_least(1), default=1000,
-                      help="per method (default 1000)")
+    demo.add_argument("--max-iter", type=int_at_least(1), default=None,
+                      help="per method (default 1000; 100 for mlp)")
     demo.add_argument("--verbose", type=int, default=0, choices=(0, 1, 2),
                       help="1 or 2: per-iteration lines")
     commands.add_parser("info", help="version, OpenMP, threads and Gram kernel")
     args = parser.parse_args(argv)
     if args.command == "demo":
-        from ._demo import run
+        from ._demo import run, run_mlp
 
         info()
-        run(model=args.model, n=args.n, d=args.d, seed=args.seed, out=args.out,
-            max_iter=args.max_iter, verbose=args.verbose)
+        mlp = args.model == "mlp"
+        n = args.n or (1000 if mlp else 20000)
+        d = args.d or (10 if mlp else 20)
+        max_iter = args.max_iter or (100 if mlp else 1000)
+        if mlp:
+            run_mlp(n=n, d=d, seed=args.seed, out=args.out, max_iter=max_iter,
+                    verbose=args.verbose)
+        else:
+            run(model=args.model, n=n, d=d, seed=args.seed, out=args.out, max_iter=max_iter,
+                verbose=args.verbose)
     elif args.command == "info":
         info()
     else:
