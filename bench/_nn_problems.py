@@ -62,8 +62,8 @@ def make(name, quick_mode=False, seed=0):
 def digits_data(pb, seed):
     """scikit-learn's 8x8 digits, pixels / 16 in [0, 1], a seeded 80/20 split.
 
-    The autoencoder's targets are the binarized pixels (>= 1/2): ngdx's logistic output
-    takes y in {0, 1} only, so the classic cross-entropy on grey levels is not available."""
+    The autoencoder's targets are the pixels themselves (grey levels in [0, 1]): the
+    classic cross-entropy of the logistic outputs on grey levels."""
     from sklearn.datasets import load_digits
 
     X, labels = load_digits(return_X_y=True)
@@ -73,7 +73,7 @@ def digits_data(pb, seed):
     n_test = pb.get("n_test", None) or len(X) - n
     train, test = order[:n], order[n: n + n_test]
     if pb["source"] == "autoencoder":
-        Y = (X >= 0.5).astype(float)
+        Y = X.copy()
         return dict(X=X[train], y=Y[train], X_test=X[test], y_test=Y[test])
     return dict(X=X[train], y=labels[train].astype(float), X_test=X[test],
                 y_test=labels[test].astype(float))

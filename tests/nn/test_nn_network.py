@@ -91,7 +91,7 @@ def test_bad_data_and_params_are_named():
         net.loss(params, np.ascontiguousarray(X[:, :2]), y)
     with pytest.raises(ValueError, match=r"y must have shape \(n, 2\)"):
         net.loss(params, X, y[:, 0])
-    with pytest.raises(ValueError, match="0 or 1"):
+    with pytest.raises(ValueError, match=r"in \[0, 1\]"):
         net.loss(params, X, y + 0.5)
     with pytest.raises(ValueError, match="y has 9 rows"):
         net.loss(params, X, y[:9])
@@ -124,3 +124,23 @@ def test_user_arrays_are_not_modified():
         ngdx.nn.fit(net, X, y, "kfac", params_init=params, max_iter=3, l2=1e-2)
     for a, b in zip([X, y] + [a for pair in params for a in pair], copies):
         np.testing.assert_array_equal(a, b)
+
+
+def test_soft_targets_of_the_logistic_output_are_the_cross_entropy():
+    """Targets in [0, 1] (grey levels: the autoencoder's pixels) give the loss
+    -sum_k [y log mu + (1 - y) log(1 - mu)] and its gradient, compiled as in the reference."""
+    ls = (4, 6, 3)
+    net = ngdx.nn.MLP(ls, activation="logistic", output="logistic")
+    rng = np.random.default_rng(7)
+    X, theta = rng.normal(size=(30, 4)), rng.normal(size=R.n_params(ls))
+    Y = rng.random((30, 3))
+    Y[0] = [0.0, 1.0, 0.5]
+    mu = R.predict(ls, theta, X, "logistic", "logistic")
+    want = -(Y * np.log(mu) + (1 - Y) * np.log1p(-mu)).sum(axis=1).mean()
+    assert net.loss(theta, X, Y) == pytest.approx(want, rel=1e-12)
+    np.testing.assert_allclose(net.grad(theta, X, Y),
+                               R.grad(ls, theta, X, Y, "logistic", "logistic"), rtol=1e-10,
+                               atol=1e-14)
+    np.testing.assert_allclose(net.fisher(theta, X, Y, "empirical"),
+                               R.fisher(ls, theta, X, Y, "logistic", "logistic", "empirical"),
+                               rtol=1e-10, atol=1e-14)

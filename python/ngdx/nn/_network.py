@@ -23,7 +23,7 @@ FISHER_KINDS = ("true", "empirical", "mc")
 
 #: What each output family accepts as y, for the error messages.
 _LABELS = {"multinomial": "class labels 0 .. n_outputs - 1",
-           "logistic": "0 or 1 for each output",
+           "logistic": "numbers in [0, 1] for each output (labels, or soft targets)",
            "gaussian": "real numbers",
            "poisson": "counts >= 0"}
 
@@ -40,7 +40,8 @@ class MLP:
     output : {"multinomial", "logistic", "gaussian", "poisson"}
         The output family: "multinomial" (n_outputs = K >= 2 classes, y integer labels),
         "logistic" (n_outputs independent Bernoulli outputs, y of shape (n,) or
-        (n, n_outputs) in {0, 1}), "gaussian" (unit variance), "poisson" (counts).
+        (n, n_outputs) in [0, 1]: labels, or soft targets such as grey levels, whose loss
+        is the cross-entropy), "gaussian" (unit variance), "poisson" (counts).
         The loss of a row is the negative log-likelihood of all its outputs.
 
     Examples
@@ -154,7 +155,7 @@ class MLP:
             elif arr.shape[1] != K:
                 raise ValueError(f"y has {arr.shape[1]} columns but the network has {K} "
                                  "outputs")
-            bad = {"logistic": (arr != 0) & (arr != 1), "poisson": arr < 0,
+            bad = {"logistic": ~((arr >= 0) & (arr <= 1)), "poisson": arr < 0,
                    "gaussian": np.zeros(arr.shape, bool)}[self.output]
             if self.output == "poisson":
                 bad |= arr != np.round(arr)

@@ -53,12 +53,16 @@ inline double loss_and_residual(Output out, const double* eta, const double* y, 
       family::Multinomial::residual(mu, c, r, k);
       break;
     }
-    case Output::logistic:  // the GLM's one-exp form: exact for labels in {0, 1}
+    case Output::logistic:  // targets in [0, 1]: the cross-entropy softplus(eta) - y eta
       for (Index k = 0; k < K; ++k) {
-        const family::RowValues v = family::Logistic::values(eta[k], y[k]);
-        loss += v.loss;
-        r[k] = v.r;
-        mu[k] = family::Logistic::mean(eta[k]);
+        const double e = std::exp(-std::fabs(eta[k]));
+        const double inv = 1.0 / (1.0 + e);
+        const double m = eta[k] >= 0.0 ? inv : e * inv;   // sigmoid(eta)
+        const double nu = eta[k] >= 0.0 ? e * inv : inv;  // sigmoid(-eta) = 1 - m
+        // max(eta, 0) - y eta + log1p(e): exact for y in {0, 1} (no cancellation)
+        loss += (eta[k] > 0.0 ? (1.0 - y[k]) * eta[k] : -y[k] * eta[k]) + std::log1p(e);
+        r[k] = y[k] == 1.0 ? -nu : m - y[k];
+        mu[k] = m;
       }
       break;
     case Output::gaussian:
