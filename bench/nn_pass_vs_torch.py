@@ -18,26 +18,23 @@ for curv, kind in [("none", "true"), ("kfac", "true"), ("kfac", "mc"), ("kfac", 
     fac = [np.empty((i + 1, i + 1)) if j == 0 else np.empty((o, o)) for i, o in net.shapes for j in (0, 1)] if curv == "kfac" else None
     r = best(lambda: _core.nn.fused_pass(X, y, None, list(ls), theta, "relu", "multinomial", curv, kind, 1, 0, 2, g, fac, None))
     print(f"ngdx fused pass {curv:5s} {kind:9s}: min {r[0]*1e3:7.1f} ms  median {r[1]*1e3:7.1f} ms")
-Xt = torch.tensor(X); yt = torch.tensor(y, dtype=torch.long)
-params = [torch.tensor(a, requires_grad=True) for W, b in net.init(0) for a in (W, b)]
-def fb():
-    h = Xt
-    for l in range(3):
-        h = h @ params[2 * l] + params[2 * l + 1]
-        if l < 2: h = torch.relu(h)
-    loss = torch.nn.functional.cross_entropy(h, yt)
-    for q in params: q.grad = None
-    loss.backward()
-r = best(fb)
-print(f"torch float64 forward+backward   : min {r[0]*1e3:7.1f} ms  median {r[1]*1e3:7.1f} ms")
-Xt32 = Xt.float(); params32 = [q.detach().float().requires_grad_() for q in params]
-def fb32():
-    h = Xt32
-    for l in range(3):
-        h = h @ params32[2 * l] + params32[2 * l + 1]
-        if l < 2: h = torch.relu(h)
-    loss = torch.nn.functional.cross_entropy(h, yt)
-    for q in params32: q.grad = None
-    loss.backward()
-r = best(fb32)
-print(f"torch float32 forward+backward   : min {r[0]*1e3:7.1f} ms  median {r[1]*1e3:7.1f} ms")
+yt = torch.tensor(y, dtype=torch.long)
+for dtype in (torch.float64, torch.float32):
+    Xt = torch.tensor(X, dtype=dtype)
+    params = [torch.tensor(a, dtype=dtype, requires_grad=True)
+              for W, b in net.init(0) for a in (W, b)]
+
+    def forward_backward():
+        h = Xt
+        for l in range(3):
+            h = h @ params[2 * l] + params[2 * l + 1]
+            if l < 2:
+                h = torch.relu(h)
+        loss = torch.nn.functional.cross_entropy(h, yt)
+        for q in params:
+            q.grad = None
+        loss.backward()
+
+    r = best(forward_backward)
+    print(f"torch {str(dtype)[6:]} forward+backward   : min {r[0]*1e3:7.1f} ms  "
+          f"median {r[1]*1e3:7.1f} ms")
