@@ -180,19 +180,26 @@ def quick(pb):
     return dict(pb, n=max(pb["n"] // 10, 200))
 
 
-def run_child(solver, name, data_dir, threads, quick_mode, timeout):
+def run_script(script, args, threads, timeout):
+    """Run ``script --child args`` in its own process with ``threads`` BLAS/OpenMP threads:
+    the JSON of its last output line, or {"error": ...} (its last stderr line, or the
+    timeout). Each comparison script's children are run by this."""
     env = dict(os.environ, OMP_NUM_THREADS=str(threads), OPENBLAS_NUM_THREADS=str(threads),
                MKL_NUM_THREADS=str(threads))
-    cmd = [sys.executable, __file__, "--child", "--solver", solver, "--problem", name,
-           "--data", data_dir, "--threads", str(threads)] + (["--quick"] if quick_mode else [])
+    cmd = [sys.executable, os.path.abspath(script), "--child"] + list(args) + [
+        "--threads", str(threads)]
     try:
         out = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=timeout)
     except subprocess.TimeoutExpired:
         return {"error": f"timeout after {timeout} s"}
     if out.returncode != 0:
-        last = (out.stderr.strip().splitlines() or ["failed"])[-1]
-        return {"error": last[:80]}
+        return {"error": ((out.stderr.strip().splitlines() or ["failed"])[-1])[:100]}
     return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def run_child(solver, name, data_dir, threads, quick_mode, timeout):
+    return run_script(__file__, ["--solver", solver, "--problem", name, "--data", data_dir]
+                      + (["--quick"] if quick_mode else []), threads, timeout)
 
 
 def objective(X, y, pb, coef, intercept, n_threads=2):

@@ -27,7 +27,6 @@ import json
 import os
 import platform
 import shlex
-import subprocess
 import sys
 import tempfile
 import warnings
@@ -37,7 +36,7 @@ import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from compare import _peak_rss, _reset_peak_rss, cpu_model, save_result  # noqa: E402
+from compare import _peak_rss, _reset_peak_rss, cpu_model, run_script, save_result  # noqa: E402
 from _nn_problems import PROBLEMS, make, objective, quick, test_score  # noqa: E402
 from _nn_solvers import METHODS, Trace  # noqa: E402
 
@@ -56,14 +55,11 @@ def versions():
     import sklearn
 
     import ngdx
-    from ngdx.nn import _passes
-
-    core = "compiled core" if _passes.HAVE_CORE else "NumPy reference passes"
     torch = "not installed"
     if have_torch():
         import torch as _torch
         torch = _torch.__version__
-    return (f"ngdx {ngdx.__version__} ({core}), scikit-learn {sklearn.__version__}, "
+    return (f"ngdx {ngdx.__version__} (compiled core), scikit-learn {sklearn.__version__}, "
             f"PyTorch {torch}")
 
 
@@ -124,18 +120,9 @@ def warm_up(solver, pb, lr, threads, data_dir):
 
 # ------------------------------------------------------------------ the parent
 def run_child(method, name, lr, data_dir, threads, quick_mode, timeout):
-    env = dict(os.environ, OMP_NUM_THREADS=str(threads), OPENBLAS_NUM_THREADS=str(threads),
-               MKL_NUM_THREADS=str(threads))
-    cmd = [sys.executable, os.path.abspath(__file__), "--child", "--method", method,
-           "--problem", name, "--lr", "none" if lr is None else repr(lr), "--data", data_dir,
-           "--threads", str(threads)] + (["--quick"] if quick_mode else [])
-    try:
-        out = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=timeout)
-    except subprocess.TimeoutExpired:
-        return {"error": f"timeout after {timeout} s"}
-    if out.returncode != 0:
-        return {"error": ((out.stderr.strip().splitlines() or ["failed"])[-1])[:100]}
-    return json.loads(out.stdout.strip().splitlines()[-1])
+    return run_script(__file__, ["--method", method, "--problem", name, "--lr",
+                                 "none" if lr is None else repr(lr), "--data", data_dir]
+                      + (["--quick"] if quick_mode else []), threads, timeout)
 
 
 def best_of_grid(runs):

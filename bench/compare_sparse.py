@@ -31,7 +31,6 @@ import importlib
 import json
 import os
 import platform
-import subprocess
 import sys
 import tempfile
 import time
@@ -39,7 +38,7 @@ import time
 import numpy as np
 
 from _machine import CpuMeter
-from compare import _peak_rss, _reset_peak_rss, cpu_model, save_result
+from compare import _peak_rss, _reset_peak_rss, cpu_model, run_script, save_result
 
 L2 = 1e-5
 TOL = 1e-8
@@ -164,17 +163,7 @@ def child(args):
 
 # ------------------------------------------------------------------ parent
 def run_child(solver, data_dir, threads, timeout):
-    env = dict(os.environ, OMP_NUM_THREADS=str(threads), OPENBLAS_NUM_THREADS=str(threads),
-               MKL_NUM_THREADS=str(threads))
-    cmd = [sys.executable, __file__, "--child", "--solver", solver, "--data", data_dir,
-           "--threads", str(threads)]
-    try:
-        out = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=timeout)
-    except subprocess.TimeoutExpired:
-        return {"error": f"timeout after {timeout} s"}
-    if out.returncode != 0:
-        return {"error": ((out.stderr.strip().splitlines() or ["failed"])[-1])[:100]}
-    return json.loads(out.stdout.strip().splitlines()[-1])
+    return run_script(__file__, ["--solver", solver, "--data", data_dir], threads, timeout)
 
 
 def objective(X, y, coef, intercept):

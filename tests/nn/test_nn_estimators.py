@@ -30,7 +30,6 @@ from threadpoolctl import threadpool_limits  # noqa: E402  (a dependency of scik
 import ngdx  # noqa: E402
 from ngdx import NGDMLPClassifier, NGDMLPRegressor  # noqa: E402
 from ngdx import _nn_estimator_base  # noqa: E402
-from ngdx.nn import _passes  # noqa: E402
 
 
 @pytest.fixture(autouse=True)
@@ -364,9 +363,6 @@ def test_docstrings_document_every_parameter_alike():
 
 
 # ---------------------------------------------------------------------- digits
-@pytest.mark.skipif(not _passes.HAVE_CORE, reason="about 5 s an iteration with the NumPy "
-                    "reference passes (its exact Fisher-vector product builds n x K x p "
-                    "Jacobians): runs once the compiled ngdx.nn core is in")
 def test_digits_accuracy_at_least_mlpclassifiers():
     X, y = load_digits(return_X_y=True)
     X_train, X_test, y_train, y_test = train_test_split(X / 16.0, y, test_size=0.25,

@@ -89,6 +89,14 @@ class LayerKronecker(Curvature):
             s[...] = _cho_solve(LG, left.T).T      # ... G_d^-1
         return self._rescaled(grad, step, damping)
 
+    def take_average(self, theta, factors, previous_step, refactor):
+        """Mini-batch K-FAC: use the moving-average ``factors`` at theta (the batch's point),
+        with ``previous_step`` (None: none yet) as the momentum direction; their damped
+        inverses are recomputed only when ``refactor`` (the inverse-update period)."""
+        self.theta, self.stats, self._previous = theta, factors, previous_step
+        if refactor:
+            self.forget_factor()
+
     def refresh(self, theta, stats):
         if stats is not None and self.theta is not None and theta is not self.theta:
             self._previous = theta - self.theta  # the last accepted step: the momentum

@@ -95,7 +95,7 @@ class MiniBatchSolver:
             raise ValueError(f"the objective is not finite at the starting point (f = {ev.f!r})")
         damping = self.fixed_damping
         lm = LevenbergMarquardt() if damping is None else None
-        factors = None
+        factors, last_step = None, None
         step_count, kls, norms, epoch = 0, [], [], 0
         last_passes = [0.0]
 
@@ -133,10 +133,8 @@ class MiniBatchSolver:
                     factors = _moving_average(factors, ev_b.stats, step_count)
                     if damping is None:
                         damping = 1e-3 * _factor_scale(factors, obj.p)
-                    curv.stats = factors
-                    curv.theta = theta
-                    if (step_count - 1) % self.inverse_period == 0:
-                        curv.forget_factor()
+                    curv.take_average(theta, factors, last_step,
+                                      refactor=(step_count - 1) % self.inverse_period == 0)
                     direction = curv.solve(ev_b.grad, damping)
                     if direction is None:  # the damped factors are not positive definite
                         damping = max(10 * damping, 1e-8)
@@ -155,7 +153,7 @@ class MiniBatchSolver:
                         f_new = batch.evaluate(theta + delta).f
                         damping = lm.update(damping, ev_b.f, f_new, predicted)
                         curv.forget_factor()
-                    curv._previous = delta
+                    last_step = delta
                 else:
                     ev_b = batch.evaluate(theta)
                     delta = -self.lr * curv.solve(ev_b.grad, 0.0)
