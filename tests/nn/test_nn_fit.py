@@ -228,3 +228,16 @@ def test_the_factors_moving_average():
     np.testing.assert_allclose(avg[0][1], 3 * np.eye(3))
     avg = _moving_average(avg, [(np.zeros((2, 2)), np.zeros((3, 3)))], 100)  # rho = 0.95
     np.testing.assert_allclose(avg[0][0], 0.95 * 2 * np.eye(2))
+
+
+def test_auto_never_swaps_an_empirical_fisher_for_the_true_one():
+    """A dense Fisher over the memory budget made "auto" fall back to CG, whose products
+    are the true Fisher's, silently ignoring fisher='empirical'."""
+    from ngdx.nn._fit import representation
+    big = ngdx.nn.MLP((200, 400, 400, 10), output="multinomial")  # p ~ 245k: dense ~1.4 TB
+    assert representation("ngd", "auto", "true", 100, big) == "cg"
+    for fisher in ("empirical", "mc"):
+        with pytest.raises(ValueError, match="conjugate gradient needs fisher='true'"):
+            representation("ngd", "auto", fisher, 100, big)
+    small = ngdx.nn.MLP((3, 4, 2), output="multinomial")
+    assert representation("ngd", "auto", "empirical", 100, small) == "cholesky"

@@ -212,5 +212,10 @@ def representation(method, linear_solver, fisher, n, net):
                              f"{dense_bytes(p) / 2**30:.1f} GiB, more than the memory budget; "
                              "use linear_solver='cg' or method 'kfac'")
         return "cholesky"
+    if not fits and fisher != "true":  # CG has products with the true Fisher only
+        raise ValueError(f"the dense {fisher} Fisher of this network (p = {p}) needs "
+                         f"{dense_bytes(p) / 2**30:.1f} GiB, more than the memory budget, and "
+                         "conjugate gradient needs fisher='true'; use fisher='true' or method "
+                         "'kfac'")
     cheap = n * K * p * p + p**3 / 3 <= CG_EXPECTED_ITERATIONS * 6 * n * p
     return "cholesky" if (fits and (cheap or fisher != "true")) else "cg"
