@@ -196,14 +196,16 @@ class CSRRows(RowSource):
                                         self.n_threads, w)
         return w / self.weight_sum
 
-    def gram(self):
+    def gram(self, weights=None):
         """sum_i s_i x~_i x~_i^T / sum_i s_i (x~ with the intercept's 1): the input Gram,
-        as the gaussian model's true Fisher (its curvature weights are 1)."""
+        as the gaussian model's true Fisher (its curvature weights are 1); with ``weights``
+        (n,), non-negative with a positive sum, those instead of s."""
         self.n_passes += 1
         dp = self.n_features + self.fit_intercept
         A = np.empty((dp, dp))
+        sw = self.sample_weight if weights is None else weights
         _core.glm.fused_pass_csr("gaussian", *self._csr, np.zeros(self.n_rows), np.zeros(dp), 1,
-                                 self.fit_intercept, self.sample_weight, "true", False, 1, 0,
+                                 self.fit_intercept, sw, "true", False, 1, 0,
                                  self.n_threads, None, A)
         return A
 

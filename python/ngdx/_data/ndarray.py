@@ -63,12 +63,13 @@ class ArrayRows(RowSource):
                                 self.n_threads, w)
         return w / self.weight_sum
 
-    def gram(self):
-        """sum_i s_i x~_i x~_i^T / sum_i s_i (x~ with the intercept's 1): the input Gram."""
+    def gram(self, weights=None):
+        """sum_i s_i x~_i x~_i^T / sum_i s_i (x~ with the intercept's 1): the input Gram;
+        with ``weights`` (n,), non-negative with a positive sum, those instead of s."""
         self.n_passes += 1
         dp = self.n_features + self.fit_intercept
         A = np.empty((dp, dp))
-        sw = self.sample_weight
+        sw = self.sample_weight if weights is None else weights
         # The weights summed in row order, as the core's passes sum them (cumsum is
         # sequential, sum is pairwise): the same matrix, bit for bit, as their curvatures.
         total = self.n_rows if sw is None else float(np.cumsum(sw)[-1])

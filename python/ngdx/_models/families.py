@@ -40,6 +40,9 @@ class Family:
         Fisher-vector products serve Newton's method).
     classifier : bool
         Labels are classes: with ``l2 = 0`` separable classes have no finite optimum.
+    zero_counts_unbounded : bool
+        Labels are counts whose mean can go to 0: with ``l2 = 0`` rows with y = 0 that a
+        direction separates from the others leave no finite optimum (``_models.existence``).
     multi_output : bool
         K >= 2 outputs per row (theta is (d, K)); the outputs are then invariant to a
         common shift (the softmax), which the solver removes.
@@ -49,6 +52,7 @@ class Family:
 
     canonical = True
     classifier = False
+    zero_counts_unbounded = False
     multi_output = False
     labels = "reals"
 
@@ -105,6 +109,7 @@ class Binary(Family):
 
 class Poisson(Family):
     labels = "non-negative counts"
+    zero_counts_unbounded = True
 
     def check_labels(self, y, n_classes):
         if (y < 0).any():

@@ -21,6 +21,7 @@ from typing import NamedTuple, Optional
 import numpy as np
 
 from .._result import FitResult
+from .existence import zero_count_separation
 from .families import Family, softmax
 
 
@@ -199,6 +200,26 @@ class GLMObjective:
         """Whether the fit has no finite optimum: a classifier without a penalty that
         classifies every training row correctly (the solver loop then stops)."""
         return self.family.classifier and self.l2 == 0.0 and n_misclassified == 0
+
+    def no_finite_optimum(self, theta):
+        """Why the fit has no finite optimum, as a sentence, or None: asked once when the
+        solver loop stops (by tolerance or max_iter). A count model without a penalty
+        whose rows with y = 0 a direction separates (``_models.existence``) reaches its
+        tolerance at an arbitrary point of a path to infinity."""
+        if not (self.family.zero_counts_unbounded and self.l2 == 0.0):
+            return None
+        rows = zero_count_separation(self, theta)
+        if rows is None:
+            return None
+        index = np.flatnonzero(rows)
+        shown = ", ".join(str(i) for i in index[:5]) + (", ..." if index.size > 5 else "")
+        which = (f"{index.size} rows with y = 0 (rows {shown}) are" if index.size > 1
+                 else f"1 row with y = 0 (row {shown}) is")
+        return (f"no finite optimum: {which} fitted "
+                "ever better as the mean goes to 0 along a direction that leaves every row "
+                "with y > 0 unchanged, so the likelihood has no finite maximizer and some "
+                "coefficients grow without bound; use l2 > 0 for a finite optimum, or drop "
+                f"{'those rows' if index.size > 1 else 'that row'}")
 
     def result(self, theta, **fields):
         """The FitResult at theta; ``fields`` are the solver's (n_iter, history, ...)."""

@@ -119,15 +119,23 @@ class Solver:
     def _stop_reason(self, state):
         """(converged, message[, warn]) when the fit must stop before another step."""
         if self.tol > 0 and state.grad_norm <= self.tol:
-            return True, f"converged: max|scaled grad| <= tol = {self.tol:g}"
+            return self._unless_unbounded(
+                state, (True, f"converged: max|scaled grad| <= tol = {self.tol:g}"))
         if self.objective.separated(state.n_misclassified):
             return (False, "the classes are separable: every training row is classified "
                     "correctly, so the likelihood has no finite maximizer and the "
                     "coefficients grow without bound; use l2 > 0 for a finite optimum", True)
         if state.n_iter >= self.max_iter:
-            return (False, f"max_iter = {self.max_iter} reached before max|scaled grad| <= "
-                    f"tol = {self.tol:g}; increase max_iter", self.tol > 0)
+            return self._unless_unbounded(
+                state, (False, f"max_iter = {self.max_iter} reached before max|scaled grad| "
+                        f"<= tol = {self.tol:g}; increase max_iter", self.tol > 0))
         return None
+
+    def _unless_unbounded(self, state, reason):
+        """``reason``, unless the objective has no finite optimum (asked once, at the stop):
+        a tolerance met on the way to infinity is not convergence."""
+        unbounded = self.objective.no_finite_optimum(state.theta)
+        return reason if unbounded is None else (False, unbounded, True)
 
     def _iterate(self, state):
         """One accepted step; returns None, or the reason the fit must stop."""

@@ -137,6 +137,10 @@ class MLPObjective:
         and the fit goes on to its tolerance or max_iter."""
         return False
 
+    def no_finite_optimum(self, theta):
+        """Not checked for a network: None."""
+        return None
+
     def remove_flat_directions(self, theta):
         """Nothing: the damping keeps the softmax's free shift in check."""
 
