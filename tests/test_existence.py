@@ -127,3 +127,41 @@ def test_check_agrees_with_linear_programming(seed):
     else:
         assert got is not None
         np.testing.assert_array_equal(got, want)  # the largest set of separated rows
+
+
+def test_extreme_weights_do_not_break_the_check():
+    # Found by a fuzz run: weights 1 and 1e308 overflowed the check's Grams ("eigenvalues
+    # did not converge"). The check weighs every row of positive weight alike.
+    X = np.zeros((8, 2))
+    X[6, 0] = 2.0
+    y = np.zeros(8)
+    y[6] = 2.0
+    for big in (1e308, 1.0):
+        s = np.zeros(8)
+        s[0], s[6] = 1.0, big
+        theta = np.array([(np.log(2.0) + 30.0) / 2, 0.0, -30.0])  # row 0's mean e^-30
+        mask = check(X, y, theta, sample_weight=s)
+        np.testing.assert_array_equal(np.flatnonzero(mask), [0])  # x0 -> +, intercept -> -
+        res = fit_quietly(X, y, "poisson", sample_weight=s)
+        assert np.isfinite(res.coef).all()
+
+
+def test_unconverged_fits_are_checked_without_the_symptom():
+    # Found by a fuzz run: a zero-weight row (x = -1) stops coef at -709.78, where its mean
+    # would overflow, long before row 0's mean is small enough to be the symptom; the fit
+    # ran to max_iter and said "increase max_iter". Row 0 (y = 0, x > 0) is separated.
+    X = np.array([[0.015625], [-1.0], [0.0], [0.0]])
+    y = np.array([0.0, 0.0, 0.0, 1.0])
+    sw = np.array([1.0, 0.0, 0.0, 1.0])
+    with pytest.warns(ngdx.ConvergenceWarning, match=r"no finite optimum: 1 row with y = 0 \(row 0\)"):
+        res = ngdx.fit(X, y, "poisson", sample_weight=sw)
+    assert not res.converged
+
+
+def test_tiny_weights_do_not_break_the_symptom():
+    # weights 5e-324 on the only rows: the mean count underflowed and its log raised
+    # "math domain error" (a fuzz run)
+    X = np.array([[1.0], [2.0], [0.5]])
+    res = fit_quietly(X, np.array([0.25, 0.0, 0.25]), "poisson",
+                      sample_weight=np.array([5e-324, 1.0, 5e-324]))
+    assert np.isfinite(res.coef).all()

@@ -245,6 +245,10 @@ def test_estimators(kind, data):
             if kind == "classifier":
                 assert_close(out.sum(axis=1), np.ones(X.shape[0]), rtol=1e-9, what="row sums")
                 assert set(fitted.predict(X_fit)) <= set(fitted.classes_)
-            assert np.isfinite(fitted.score(X_fit, y))
+            # A fit that says its likelihood has no finite optimum returns a point on the
+            # way to infinity: its predictions are finite, its deviance on rows it
+            # ignored (zero weight) may not be
+            unbounded = fitted.result_.message.startswith("no finite optimum")
+            assert unbounded or np.isfinite(fitted.score(X_fit, y))
 
     run(est.fit, fit_args, expect, check=check)

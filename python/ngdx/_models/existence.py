@@ -38,11 +38,11 @@ MAX_PROJECTIONS = 1000
 ZERO_TOL = 1e-9
 
 
-def zero_count_separation(objective, theta):
+def zero_count_separation(objective, theta, symptom=True):
     """The rows with y = 0 that a direction of theta fits with mean -> 0 while every row with
     y > 0 keeps its fit, as a boolean mask (n,), or None when there is no such direction
-    (the optimum is finite) or the iterate shows no symptom of one. One-output models
-    without a penalty; rows of zero weight are not part of the problem."""
+    (the optimum is finite) or, with ``symptom``, the iterate shows no sign of one. One-output
+    models without a penalty; rows of zero weight are not part of the problem."""
     rows = objective.rows
     y, s = rows.y, rows.sample_weight
     w = np.ones(rows.n_rows) if s is None else s
@@ -52,10 +52,16 @@ def zero_count_separation(objective, theta):
         return None
     if not positive.any():  # every count is zero: the intercept alone goes to -inf
         return zero
-    eta = objective.linear_predictor(theta)[:, 0]
-    mean_count = float(w[positive] @ y[positive]) / float(w.sum())
-    if not (eta[zero] < math.log(mean_count) - SYMPTOM).any():
-        return None
+    w = w / w.max()  # weights up to 1e308: their sum and Grams must not overflow
+    if symptom:
+        eta = objective.linear_predictor(theta)[:, 0]
+        mean_count = max(float(w[positive] @ y[positive]) / float(w.sum()),
+                         np.finfo(float).tiny)
+        if not (eta[zero] < math.log(mean_count) - SYMPTOM).any():
+            return None
+    # Whether a certificate exists depends on which rows count, not on their weights:
+    # the Grams and projections below weigh every row of positive weight 1.
+    w = (w > 0).astype(float)
     inv_scale = 1.0 / objective.param_scale()  # standardized coordinates: scale-free ranks
     null = _null_space(rows.gram(np.where(positive, w, 0.0)), inv_scale)
     if null.shape[1] == 0:

@@ -201,14 +201,16 @@ class GLMObjective:
         classifies every training row correctly (the solver loop then stops)."""
         return self.family.classifier and self.l2 == 0.0 and n_misclassified == 0
 
-    def no_finite_optimum(self, theta):
+    def no_finite_optimum(self, theta, converged=True):
         """Why the fit has no finite optimum, as a sentence, or None: asked once when the
-        solver loop stops (by tolerance or max_iter). A count model without a penalty
-        whose rows with y = 0 a direction separates (``_models.existence``) reaches its
-        tolerance at an arbitrary point of a path to infinity."""
+        solver loop stops (by tolerance, ``converged``, or by max_iter). A count model
+        without a penalty whose rows with y = 0 a direction separates
+        (``_models.existence``) reaches its tolerance at an arbitrary point of a path to
+        infinity: a converged fit is checked when a zero count's mean shows the sign of
+        it, one that did not converge always (a pass and a few p x p matrices)."""
         if not (self.family.zero_counts_unbounded and self.l2 == 0.0):
             return None
-        rows = zero_count_separation(self, theta)
+        rows = zero_count_separation(self, theta, symptom=converged)
         if rows is None:
             return None
         index = np.flatnonzero(rows)

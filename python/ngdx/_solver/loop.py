@@ -134,7 +134,7 @@ class Solver:
     def _unless_unbounded(self, state, reason):
         """``reason``, unless the objective has no finite optimum (asked once, at the stop):
         a tolerance met on the way to infinity is not convergence."""
-        unbounded = self.objective.no_finite_optimum(state.theta)
+        unbounded = self.objective.no_finite_optimum(state.theta, converged=reason[0])
         return reason if unbounded is None else (False, unbounded, True)
 
     def _iterate(self, state):

@@ -137,7 +137,7 @@ class MLPObjective:
         and the fit goes on to its tolerance or max_iter."""
         return False
 
-    def no_finite_optimum(self, theta):
+    def no_finite_optimum(self, theta, converged=True):
         """Not checked for a network: None."""
         return None
 
