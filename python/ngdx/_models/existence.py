@@ -34,6 +34,8 @@ RANK_TOL = 1e-10
 #: The largest n x r matrix of reduced rows the check forms (float64 entries, 256 MB).
 MAX_ENTRIES = 1 << 25
 MAX_PROJECTIONS = 1000
+#: Larger problems are not checked (two p x p eigendecompositions: ~10 s at p = 4096).
+MAX_PARAMS = 4096
 #: Entries of a reduced row below ZERO_TOL times its column's largest are rounding zeros.
 ZERO_TOL = 1e-9
 
@@ -62,6 +64,8 @@ def zero_count_separation(objective, theta, symptom=True):
     # Whether a certificate exists depends on which rows count, not on their weights:
     # the Grams and projections below weigh every row of positive weight 1.
     w = (w > 0).astype(float)
+    if objective.p > MAX_PARAMS:
+        return None  # undecided: p x p eigendecompositions would cost more than the fit
     inv_scale = 1.0 / objective.param_scale()  # standardized coordinates: scale-free ranks
     null = _null_space(rows.gram(np.where(positive, w, 0.0)), inv_scale)
     if null.shape[1] == 0:
