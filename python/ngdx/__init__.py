@@ -44,7 +44,7 @@ from ._models import MODELS
 from ._result import FitResult
 from ._validation import PerformanceWarning
 from ._config import get_num_threads, set_num_threads
-from . import nn, plot
+from . import bayes, nn, plot
 
 if TYPE_CHECKING:  # resolved on first use by __getattr__ below; named here for type checkers
     from ._estimators import NGDClassifier, NGDRegressor
@@ -62,6 +62,7 @@ __all__ = [
     "NGDMLPRegressor",
     "NGDRegressor",
     "PerformanceWarning",
+    "bayes",
     "fisher",
     "fisher_from_scores",
     "fit",
