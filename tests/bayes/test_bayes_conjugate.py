@@ -65,3 +65,23 @@ def test_fit_returns_the_conjugate_posterior(fit_intercept, method):
     np.testing.assert_allclose(post.mean_coef, mean[:3], rtol=0, atol=1e-10)
     np.testing.assert_allclose(post.covariance, cov, rtol=0, atol=1e-10)
     assert post.mean_intercept == (pytest.approx(mean[3], abs=1e-10) if fit_intercept else 0.0)
+
+
+def test_failure_paths_are_named_in_the_result():
+    from ngdx._models.families import get_family
+
+    X, y = make_data("poisson", n=30)
+    problem = build_problem(X, y, get_family("poisson"), None, True, 32, 1)
+    # q so wide that exp(eta) overflows at the outer quadrature nodes: a non-finite ELBO
+    wide = Gaussian.from_precision(np.zeros(4), 1e-6 * np.eye(4))
+    with pytest.warns(convergence_warning(), match="not finite"):
+        post = run(problem, wide, 1.0)
+    assert not post.converged and post.n_iter == 0 and "not finite" in post.message
+    # every row's curvature underflows to 0 far from the data and the intercept has no
+    # prior: the new precision is singular
+    X, y = make_data("logistic", n=30)
+    problem = build_problem(X, y, get_family("logistic"), None, True, 32, 1)
+    far = Gaussian.from_precision(np.array([0.0, 0.0, 0.0, 1e4]), 1e12 * np.eye(4))
+    with pytest.warns(convergence_warning(), match="not positive definite"):
+        post = run(problem, far, 1.0, lr=1.0)
+    assert not post.converged and post.n_iter == 0

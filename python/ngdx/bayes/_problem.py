@@ -110,4 +110,11 @@ class Problem:
                                     self.n_threads)
         if self.s is not None:
             loss, d1, d2 = loss * self.s, d1 * self.s, d2 * self.s
-        return Terms(float(loss.sum()), self.rmatvec(d1), self.gram(d2))
+        total = float(loss.sum())
+        if not (np.isfinite(total) and np.isfinite(d1).all() and np.isfinite(d2).all()):
+            # eta overflowed the model at some node (exp(eta) of a very wide q): the loop
+            # stops on the non-finite value, and no product with X is formed
+            nan = np.full(self.p, np.nan)
+            return Terms(total if not np.isfinite(total) else np.nan, nan,
+                         np.full((self.p, self.p), np.nan))
+        return Terms(total, self.rmatvec(d1), self.gram(d2))
