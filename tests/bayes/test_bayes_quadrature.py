@@ -118,3 +118,55 @@ def test_core_checks_shapes_and_model():
         _core.bayes.quadrature_pass("logistic", mean, var[:4], y, nodes, weights, 1, *out)
     with pytest.raises(ValueError, match="weights"):
         _core.bayes.quadrature_pass("logistic", mean, var, y, nodes, weights[:3], 1, *out)
+
+
+@pytest.mark.parametrize("model", ONE_OUTPUT)
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("fit_intercept", [False, True])
+def test_fused_pass_matches_numpy_reference(model, dtype, fit_intercept):
+    from ngdx import _core
+
+    X, y = make_data(model, n=700, d=4, seed=5, fit_intercept=fit_intercept)
+    X = X.astype(dtype)
+    p = 4 + fit_intercept
+    rng = np.random.default_rng(6)
+    m = rng.normal(scale=0.3, size=p)
+    A = rng.normal(scale=0.2, size=(p, p))
+    S = A @ A.T + 0.01 * np.eye(p)
+    F = np.linalg.cholesky(S)
+    nodes, weights = gauss_hermite(20)
+    for s in (None, rng.random(700) * 2):
+        for factor, cov in ((F, S), (None, np.zeros((p, p)))):
+            want = bref.terms(model, X.astype(np.float64), y, s, fit_intercept, m, cov, nodes,
+                              weights)
+            got = {}
+            for threads in (1, 2):
+                grad, hess = np.empty(p), np.empty((p, p))
+                loss = _core.bayes.fused_pass(model, X, y, s, fit_intercept, m, factor, nodes,
+                                              weights, threads, grad, hess)
+                assert loss == pytest.approx(want[0], rel=1e-12)
+                np.testing.assert_allclose(grad, want[1], rtol=1e-10, atol=1e-10)
+                np.testing.assert_allclose(hess, want[2], rtol=1e-12, atol=1e-12)
+                again = np.empty(p), np.empty((p, p))
+                assert _core.bayes.fused_pass(model, X, y, s, fit_intercept, m, factor, nodes,
+                                              weights, threads, *again) == loss
+                np.testing.assert_array_equal(again[1], hess)  # deterministic per count
+                got[threads] = hess
+            np.testing.assert_allclose(got[1], got[2], rtol=1e-13)
+
+
+def test_fused_pass_checks_shapes_and_model():
+    from ngdx import _core
+
+    X, y = make_data("logistic", n=10, fit_intercept=False)
+    nodes, weights = gauss_hermite(4)
+    g, H = np.empty(3), np.empty((3, 3))
+    with pytest.raises(ValueError, match="one-output"):
+        _core.bayes.fused_pass("multinomial", X, y, None, False, np.zeros(3), None, nodes,
+                               weights, 1, g, H)
+    with pytest.raises(ValueError, match="factor"):
+        _core.bayes.fused_pass("logistic", X, y, None, False, np.zeros(3), np.eye(4), nodes,
+                               weights, 1, g, H)
+    with pytest.raises(ValueError, match="mean"):
+        _core.bayes.fused_pass("logistic", X, y, None, True, np.zeros(3), None, nodes,
+                               weights, 1, np.empty(4), np.empty((4, 4)))

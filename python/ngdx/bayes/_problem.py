@@ -2,10 +2,12 @@
 
 The per-iteration pass of the Bayesian learning rule, for q = N(m, S) with S = L L^T:
 row means x~^T m and variances x~^T S x~ = ||L^T x~||^2 (blocks of rows, so memory is
-O(block x p) and never n x n), the per-row Gaussian expectations by quadrature (the
-core), then the gradient X~^T (s E[loss']) and the weighted Gram X~^T diag(s E[loss'']) X~
-(the core's Gram kernel). x~ is a row of X with a trailing 1 when there is an intercept.
-"""
+O(block x p) and never n x n), the per-row Gaussian expectations by quadrature, then the
+gradient X~^T (s E[loss']) and the weighted Gram X~^T diag(s E[loss'']) X~. x~ is a row of
+X with a trailing 1 when there is an intercept. A dense X (float64 or float32) is read once
+per pass by the core's fused pass (``_core.bayes.fused_pass``); a CSR X by the blocks below,
+the core's per-row expectations and the row source's Gram (also the fused pass's twin in
+the tests, with ``bayes._reference.terms``)."""
 
 from __future__ import annotations
 
@@ -14,7 +16,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from .._data import ArrayRows, CSRRows
-from ._quadrature import expectations
+from .. import _core
+from ._quadrature import expectations, gauss_hermite
 from ._softmax import terms as softmax_terms
 
 #: Rows per block of the row-variance pass: a block of X L is BLOCK_ROWS x p doubles.
@@ -105,6 +108,8 @@ class Problem:
         self.n_passes += 1
         if self.n_classes > 1:
             return Terms(*softmax_terms(self, m, factor))
+        if not self.sparse:
+            return self._fused_terms(m, factor)
         mean, var = self.moments(m, factor)
         loss, d1, d2 = expectations(self.model, mean, var, self.y, self.n_quadrature,
                                     self.n_threads)
@@ -114,7 +119,23 @@ class Problem:
         if not (np.isfinite(total) and np.isfinite(d1).all() and np.isfinite(d2).all()):
             # eta overflowed the model at some node (exp(eta) of a very wide q): the loop
             # stops on the non-finite value, and no product with X is formed
-            nan = np.full(self.p, np.nan)
-            return Terms(total if not np.isfinite(total) else np.nan, nan,
-                         np.full((self.p, self.p), np.nan))
+            return _not_finite(total, self.p)
         return Terms(total, self.rmatvec(d1), self.gram(d2))
+
+    def _fused_terms(self, m, factor):
+        """``terms`` of a dense X by the core's fused pass: one sweep over X."""
+        nodes, weights = gauss_hermite(self.n_quadrature)
+        grad, hess = np.empty(self.p), np.empty((self.p, self.p))
+        F = None if factor is None else np.ascontiguousarray(factor)
+        total = _core.bayes.fused_pass(self.model, self.X, self.y, self.s, self.fit_intercept,
+                                       np.ascontiguousarray(m), F, nodes, weights,
+                                       self.n_threads, grad, hess)
+        if not (np.isfinite(total) and np.isfinite(grad).all() and np.isfinite(hess).all()):
+            return _not_finite(total, self.p)
+        return Terms(float(total), grad, hess)
+
+
+def _not_finite(total, p):
+    """Terms of a pass whose values overflowed: NaN, or the infinite loss."""
+    return Terms(total if not np.isfinite(total) else np.nan, np.full(p, np.nan),
+                 np.full((p, p), np.nan))

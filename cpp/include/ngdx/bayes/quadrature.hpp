@@ -18,3 +18,18 @@ void quadrature_pass(Model model, Index n, const double* mean, const double* var
                      double* loss_out, double* d1_out, double* d2_out, int n_threads);
 
 }  // namespace ngdx
+
+namespace ngdx {
+
+/// The fused pass of the Bayesian learning rule for a one-output model, in one sweep over
+/// X: for q = N(mean, F F^T) (F dp x dp row-major, or null for the point `mean`), row i's
+/// eta ~ N(x~_i^T mean, ||F^T x~_i||^2), its E[loss], E[loss'], E[loss''] by the rule
+/// (nodes, weights), and the sums grad_out (dp) = sum_i s_i E[loss'_i] x~_i and hess_out
+/// (dp x dp, full) = sum_i s_i E[loss''_i] x~_i x~_i^T. Returns sum_i s_i E[loss_i].
+/// Deterministic for a thread count (fixed partition, ordered reduction).
+double quadrature_fused_pass(Model model, const Problem& problem, const double* mean,
+                             const double* factor, Index q, const double* nodes,
+                             const double* weights, double* grad_out, double* hess_out,
+                             int n_threads);
+
+}  // namespace ngdx
