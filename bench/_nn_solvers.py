@@ -15,7 +15,7 @@ import time
 
 import numpy as np
 
-from _nn_problems import network
+from _nn_problems import network, start_params
 
 
 class Trace:
@@ -63,7 +63,8 @@ def ngdx_fit(method):
 
         budget = pb["budget"]["adam" if method == "adam" else "second_order"]
         res = ngdx.nn.fit(network(pb), pb["X"], pb["y"], method, l2=pb["l2"], lr=lr,
-                          max_iter=budget, tol=1e-10, seed=0, n_threads=threads)
+                          params_init=start_params(pb), max_iter=budget, tol=1e-10, seed=0,
+                          n_threads=threads)
         h = res.history  # ngdx's own objective, clock and passes at every iteration
         trace.points = [[float(t), int(p), float(f), None] for t, p, f in
                         zip(h["time"], np.cumsum(h["passes"]), h["objective"])]
@@ -136,7 +137,7 @@ def torch_fit(optimizer):
         torch.set_num_threads(threads)
         l2, K, budget = pb["l2"], pb["layer_sizes"][-1], pb["budget"]
         layers = []
-        for W, b in network(pb).init(seed=0):  # ngdx's start, float64 like ngdx
+        for W, b in start_params(pb):  # ngdx's start, float64 like ngdx
             layer = torch.nn.Linear(*W.shape, dtype=torch.float64)
             with torch.no_grad():
                 layer.weight.copy_(torch.from_numpy(W.T))

@@ -197,6 +197,17 @@ def run_script(script, args, threads, timeout):
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
+def add_child_arguments(parser):
+    """The options of a comparison script whose children ``run_script`` runs: --threads,
+    --timeout and --save, and the hidden ones a child receives (--child, --solver, --data)."""
+    parser.add_argument("--threads", type=int, default=2, help="threads of every solver")
+    parser.add_argument("--timeout", type=int, default=1800, help="seconds per fit")
+    parser.add_argument("--save", action="store_true", help="write bench/results/DATE-...md")
+    parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--solver", help=argparse.SUPPRESS)
+    parser.add_argument("--data", help=argparse.SUPPRESS)
+
+
 def run_child(solver, name, data_dir, threads, quick_mode, timeout):
     return run_script(__file__, ["--solver", solver, "--problem", name, "--data", data_dir]
                       + (["--quick"] if quick_mode else []), threads, timeout)

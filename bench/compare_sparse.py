@@ -38,7 +38,8 @@ import time
 import numpy as np
 
 from _machine import CpuMeter
-from compare import _peak_rss, _reset_peak_rss, cpu_model, run_script, save_result
+from compare import (_peak_rss, _reset_peak_rss, add_child_arguments, cpu_model, run_script,
+                     save_result)
 
 L2 = 1e-5
 TOL = 1e-8
@@ -201,12 +202,7 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, default=1_000_000, help="rows (default 1e6)")
     parser.add_argument("--solvers", nargs="*", default=list(SOLVERS), choices=list(SOLVERS))
-    parser.add_argument("--threads", type=int, default=2, help="threads of every solver")
-    parser.add_argument("--timeout", type=int, default=1800, help="seconds per fit")
-    parser.add_argument("--save", action="store_true", help="write bench/results/DATE-...md")
-    parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
-    parser.add_argument("--solver", help=argparse.SUPPRESS)
-    parser.add_argument("--data", help=argparse.SUPPRESS)
+    add_child_arguments(parser)
     args = parser.parse_args(argv)
     if args.child:
         return child(args)

@@ -97,6 +97,24 @@ def test_multinomial_extreme_logits_finite():
     assert np.isfinite(ngdx.kl(X, theta, -theta, "multinomial"))
 
 
+@pytest.mark.parametrize("sparse", [False, True])
+def test_multinomial_kl_of_huge_equal_logits(sparse):
+    # Found by the long fuzz run: logits 1e20 * (1, 1) under q, (0, 0) under p: the same
+    # distribution, KL 0. From eta - lse (lse rounds to 1e20 = eta) every log-probability
+    # was 0 under q, and the KL 1 - log 2 = 0.307.
+    X = np.array([[1e20], [-3e19]])
+    if sparse:
+        import scipy.sparse as sp
+        X = sp.csr_matrix(X)
+    p, q = np.array([[0.0, 0.0]]), np.array([[1.0, 1.0]])
+    assert ngdx.kl(X, p, q, "multinomial") == 0.0
+    # unequal: q puts all mass on class 1 on row 0, on class 0 on row 1; p uniform:
+    # KL = mean of log 2 - H(p) + ... = log 2 + mean(-log q_k) weighted by p ~ 2.5e19
+    q2 = np.array([[0.0, 1.0]])
+    want = np.mean([0.5 * 1e20 - np.log(2), 0.5 * 3e19 - np.log(2)])
+    np.testing.assert_allclose(ngdx.kl(X, p, q2, "multinomial"), want, rtol=1e-12)
+
+
 @pytest.mark.parametrize("x", [-100.0, -23.482699226549986, -10.0, -5.1, -1.0, -0.3, 0.0, 0.5,
                                3.0, 10.0])
 def test_reference_probit_curvature_is_accurate_where_the_core_is(x):

@@ -94,3 +94,5 @@ def test_literal_aliases_match_the_registries():
     assert set(typing.get_args(_typing.CurvatureKind)) | {None} == set(CURVATURE_KINDS)
     assert set(typing.get_args(_typing.StepRule)) == set(STEP_RULES)
     assert set(typing.get_args(_typing.LinearSolver)) == set(LINEAR_SOLVERS)
+    from ngdx._stderr import COVARIANCE_KINDS
+    assert typing.get_args(_typing.CovarianceKind) == COVARIANCE_KINDS

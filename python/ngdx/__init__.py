@@ -42,6 +42,7 @@ from ._functional import fisher, grad, hessian, kl, loss, scores, value_grad_cur
 from ._linalg import fisher_from_scores, natural_gradient
 from ._models import MODELS
 from ._result import FitResult
+from ._summary import Summary
 from ._validation import PerformanceWarning
 from ._config import get_num_threads, set_num_threads
 from . import bayes, nn, plot
@@ -62,6 +63,7 @@ __all__ = [
     "NGDMLPRegressor",
     "NGDRegressor",
     "PerformanceWarning",
+    "Summary",
     "bayes",
     "fisher",
     "fisher_from_scores",

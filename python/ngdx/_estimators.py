@@ -22,6 +22,7 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted
 
 from ._fit import fit
+from ._stderr import StandardErrorsMixin
 from ._typing import FisherKind, Method, Model, StepRule
 from ._validation import as_rows_design, validate_estimator_data
 
@@ -31,7 +32,7 @@ REGRESSION_MODELS = ("gaussian", "poisson")
 _LOG_MEAN = {"logistic": lambda eta: -np.logaddexp(0.0, -eta), "probit": log_ndtr}
 
 
-class _NGDEstimator(BaseEstimator):
+class _NGDEstimator(StandardErrorsMixin, BaseEstimator):
     """What both estimators share: the call to ngdx.fit and the fitted attributes."""
 
     def _fit(self, X: ArrayLike, y: ArrayLike, model: Model,
@@ -142,6 +143,11 @@ class NGDClassifier(ClassifierMixin, _NGDEstimator):
         Number of features seen by ``fit``.
     feature_names_in_ : ndarray of str, shape (n_features_in_,)
         Column names of X, when X was a DataFrame with string column names.
+    covariance_, std_errors_ : ndarray
+        The "expected" covariance of the estimates and its standard errors
+        (``result_.covariance()``, ``result_.std_errors()``; ``summary()`` for the table
+        and the other kinds). The fitted estimator keeps a reference to the training data
+        for them (no copy), dropped when pickled.
 
     Warns
     -----
@@ -320,6 +326,11 @@ class NGDRegressor(RegressorMixin, _NGDEstimator):
         Number of features seen by ``fit``.
     feature_names_in_ : ndarray of str, shape (n_features_in_,)
         Column names of X, when X was a DataFrame with string column names.
+    covariance_, std_errors_ : ndarray
+        The "expected" covariance of the estimates and its standard errors
+        (``result_.covariance()``, ``result_.std_errors()``; ``summary()`` for the table
+        and the other kinds). The fitted estimator keeps a reference to the training data
+        for them (no copy), dropped when pickled.
 
     Warns
     -----

@@ -168,7 +168,8 @@ def fit(X: ArrayLike, y: ArrayLike, model: Model = "logistic", method: Method = 
     -------
     FitResult
         ``coef``, ``intercept``, ``n_iter``, ``converged``, ``message``, ``history``,
-        and ``predict(X)``.
+        ``predict(X)``, and the standard errors: ``covariance()``, ``std_errors()`` and
+        ``summary()`` (it keeps a reference to X, y and the weights for them, no copy).
 
     Raises
     ------

@@ -20,3 +20,5 @@ CurvatureKind = Literal["true", "empirical", "mc", "hessian"]
 StepRule = Literal["fixed", "kl", "armijo"]
 #: The linear solver of ``ngdx.fit``.
 LinearSolver = Literal["auto", "cholesky", "woodbury", "cg"]
+#: The covariance of ``FitResult.covariance`` (``std_errors``, ``summary``).
+CovarianceKind = Literal["expected", "observed", "robust", "HC1", "cluster"]

@@ -33,6 +33,23 @@ def test_init_flatten_unflatten_and_order():
     assert not np.array_equal(ngdx.nn.flatten(net.init(seed=1)), theta)
 
 
+def test_sparse_init():
+    # Martens (2010): min(15, fan_in) N(0, 1) weights into each unit, zero biases
+    net = ngdx.nn.MLP((40, 20, 8, 3), activation="logistic", output="multinomial")
+    params = net.init(seed=2, scheme="sparse")
+    for (W, b), k in zip(params, (15, 15, 8)):
+        np.testing.assert_array_equal((W != 0).sum(axis=0), k)
+        assert not b.any()
+    W = params[0][0]
+    assert 0.7 < W[W != 0].std() < 1.3  # unit scale, 300 draws
+    # a different pattern for every unit, the same for a seed
+    assert len({tuple(np.flatnonzero(W[:, j])) for j in range(20)}) > 15
+    np.testing.assert_array_equal(ngdx.nn.flatten(net.init(seed=2, scheme="sparse")),
+                                  ngdx.nn.flatten(params))
+    with pytest.raises(ValueError, match="scheme 'he'; valid: glorot, sparse"):
+        net.init(seed=0, scheme="he")
+
+
 @pytest.mark.parametrize("output", OUTPUTS)
 def test_loss_grad_fisher_predict_match_the_reference(output):
     ls = ARCH[output]

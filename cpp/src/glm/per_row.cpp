@@ -134,12 +134,9 @@ double kl_multinomial(const Problem& pb, const double* tp, const double* tq, int
         pp(Xb, st.eta_p);
         pq(Xb, st.eta_q);
         for (Index i = 0; i < m; ++i) {
-          const int k_ = static_cast<int>(K);
-          const double lse_p = family::Multinomial::softmax(&st.eta_p(i, 0), st.prob_p.data(), k_);
-          const double lse_q = family::Multinomial::softmax(&st.eta_q(i, 0), st.prob_q.data(), k_);
-          double kl = 0.0;
-          for (Index k = 0; k < K; ++k)
-            kl += family::kl_term(st.eta_p(i, k) - lse_p, st.eta_q(i, k) - lse_q);
+          const double kl = family::Multinomial::kl(&st.eta_p(i, 0), &st.eta_q(i, 0),
+                                                    st.prob_p.data(), st.prob_q.data(),
+                                                    static_cast<int>(K));
           const double s = pb.sample_weight ? pb.sample_weight[i0 + i] : 1.0;
           st.sum += s * kl;
         }

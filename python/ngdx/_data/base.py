@@ -3,6 +3,11 @@ thread count, and the count of passes over the data."""
 
 from __future__ import annotations
 
+import numpy as np
+
+#: Memory of one block of per-row scores in :meth:`RowSource.group_scores` (b x p floats).
+SCORE_BLOCK_BYTES = 2**23
+
 
 class RowSource:
     """Base of the row sources (``ArrayRows``, ``CSRRows``): the state their methods share.
@@ -24,3 +29,29 @@ class RowSource:
     def weight_sum(self) -> float:
         """The sum of the sample weights (n without them): the mean's denominator."""
         return float(self.n_rows if self.sample_weight is None else self.sample_weight.sum())
+
+    def group_scores(self, model, theta, n_classes, codes, n_groups):
+        """(G, p): for each group g, sum over its rows of s_i times the row's score
+        (the gradient of log p(y_i | x_i, theta), in theta order), s the sample weights.
+
+        One pass over X, block by block: a block's (b, p) scores are summed into their
+        groups' rows and the block's buffer is reused, so n x p is never allocated.
+        ``codes`` (n,) are the group indices 0..G-1 of the rows.
+        """
+        self.n_passes += 1
+        p = theta.size
+        out = np.zeros((n_groups, p))
+        block = max(1, min(self.n_rows, SCORE_BLOCK_BYTES // (8 * p)))
+        buffer = np.empty((block, p))
+        for start in range(0, self.n_rows, block):
+            stop = min(start + block, self.n_rows)
+            S = buffer[: stop - start]
+            self._block_scores(model, start, stop, theta, n_classes, S)
+            if self.sample_weight is not None:
+                S *= self.sample_weight[start:stop, None]
+            np.add.at(out, codes[start:stop], S)
+        return out
+
+    def _block_scores(self, model, start, stop, theta, n_classes, out):
+        """The scores of rows start..stop-1 into out (stop - start, p): no pass counted."""
+        raise NotImplementedError

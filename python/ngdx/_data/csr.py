@@ -196,6 +196,13 @@ class CSRRows(RowSource):
                                         self.n_threads, w)
         return w / self.weight_sum
 
+    def _block_scores(self, model, start, stop, theta, n_classes, out):
+        data, indices, indptr, d = self._csr
+        lo, hi = int(indptr[start]), int(indptr[stop])
+        _core.glm.scores_csr(model, data[lo:hi], indices[lo:hi], indptr[start:stop + 1] - lo,
+                             d, self.y[start:stop], theta, n_classes, self.fit_intercept,
+                             self.n_threads, out)
+
     def gram(self, weights=None):
         """sum_i s_i x~_i x~_i^T / sum_i s_i (x~ with the intercept's 1): the input Gram,
         as the gaussian model's true Fisher (its curvature weights are 1); with ``weights``

@@ -63,6 +63,10 @@ class ArrayRows(RowSource):
                                 self.n_threads, w)
         return w / self.weight_sum
 
+    def _block_scores(self, model, start, stop, theta, n_classes, out):
+        _core.glm.scores(model, self.X[start:stop], self.y[start:stop], theta, n_classes,
+                         self.fit_intercept, self.n_threads, out)
+
     def gram(self, weights=None):
         """sum_i s_i x~_i x~_i^T / sum_i s_i (x~ with the intercept's 1): the input Gram;
         with ``weights`` (n,), non-negative with a positive sum, those instead of s."""

@@ -48,6 +48,10 @@ class Family:
         common shift (the softmax), which the solver removes.
     labels : str
         The label domain, as error messages say it.
+    estimated_dispersion : bool
+        The likelihood has a scale the fit does not estimate (the gaussian's noise variance,
+        fixed at 1 in its NLL): standard errors multiply the inverse information by the
+        Pearson estimate of it (``FitResult.covariance``). False: dispersion 1.
     """
 
     canonical = True
@@ -55,9 +59,11 @@ class Family:
     zero_counts_unbounded = False
     multi_output = False
     labels = "reals"
+    estimated_dispersion = False
 
-    def __init__(self, name: str):
+    def __init__(self, name: str, *, estimated_dispersion: bool = False):
         self.name = name
+        self.estimated_dispersion = estimated_dispersion
 
     def __repr__(self) -> str:
         return f"<ngdx family {self.name!r}>"
@@ -183,7 +189,7 @@ FAMILIES = {f.name: f for f in (
     Binary("logistic", canonical=True, inverse_link=lambda p: math.log(p / (1 - p))),
     Binary("probit", canonical=False, inverse_link=NormalDist().inv_cdf),
     Poisson("poisson"),
-    Family("gaussian"),
+    Family("gaussian", estimated_dispersion=True),
     Multinomial("multinomial"),
 )}
 

@@ -226,6 +226,17 @@ class GLMObjective:
         coef, intercept = self.split(theta)
         return FitResult(coef=coef, intercept=intercept, model=self.model, **fields)
 
+    def keep_data(self, result, curvature, theta, f):
+        """Give the final ``result`` what its standard errors need (``ngdx._stderr``): this
+        objective (its row source refers to the caller's arrays, no copy), and the
+        curvature the solver holds when it is a dense matrix computed at theta, with the
+        objective f there; a later ``result.covariance()`` then costs no pass over X."""
+        kept = None
+        if (getattr(curvature, "name", None) == "cholesky" and curvature.stats is not None
+                and curvature.theta is not None and np.array_equal(curvature.theta, theta)):
+            kept = (curvature.kind, curvature.stats, float(f))
+        result._keep(self, kept)
+
     def split(self, theta):
         """(coef, intercept) in the public layout: (d,) and float, or (d, K) and (K,)."""
         K = self.n_classes

@@ -253,4 +253,8 @@ class Solver:
                           stacklevel=4)  # fit's caller
         if self.verbose:
             print(message)
-        return self._result(state, converged, message)
+        result = self._result(state, converged, message)
+        keep = getattr(self.objective, "keep_data", None)  # a GLM's result keeps its data
+        if keep is not None:
+            keep(result, self.curvature, state.theta, state.f)
+        return result

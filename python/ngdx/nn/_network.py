@@ -20,6 +20,8 @@ from . import _passes
 from ._reference import ACTIVATIONS, OUTPUTS, n_params, shapes
 
 FISHER_KINDS = ("true", "empirical", "mc")
+#: Nonzero incoming weights per unit of the sparse initialization (Martens 2010).
+SPARSE_INIT_CONNECTIONS = 15
 
 #: What each output family accepts as y, for the error messages.
 _LABELS = {"multinomial": "class labels 0 .. n_outputs - 1",
@@ -81,14 +83,30 @@ class MLP:
         return self.layer_sizes[-1]
 
     # ------------------------------------------------------------------ parameters
-    def init(self, seed=None):
-        """Random parameters: W and b uniform in +-sqrt(6 / (fan_in + fan_out))
+    def init(self, seed=None, scheme="glorot"):
+        """Random parameters.
+
+        ``scheme="glorot"`` (default): W and b uniform in +-sqrt(6 / (fan_in + fan_out))
         (Glorot & Bengio 2010; sqrt(2 / ...) for the logistic activation), as
-        scikit-learn's MLP initializes them."""
+        scikit-learn's MLP initializes them. ``scheme="sparse"``: Martens's (2010) sparse
+        initialization, as Martens & Grosse (2015) train their deep autoencoders with K-FAC:
+        each unit gets min(15, fan_in) nonzero incoming weights drawn from N(0, 1), the
+        biases are 0. Deep sigmoid networks (the 64-128-32-8-32-128-64 autoencoder) from the
+        dense scheme's small weights fall on the plateau where every output predicts its
+        mean; the sparse scheme's unit-scale weights start them off it.
+        """
+        scheme = check_choice(scheme, "scheme", ("glorot", "sparse"))
         rng = np.random.default_rng(resolve_seed(seed))
-        factor = 2.0 if self.activation == "logistic" else 6.0
         params = []
         for fan_in, fan_out in self.shapes:
+            if scheme == "sparse":
+                W = np.zeros((fan_in, fan_out))
+                k = min(SPARSE_INIT_CONNECTIONS, fan_in)
+                for j in range(fan_out):
+                    W[rng.choice(fan_in, size=k, replace=False), j] = rng.normal(size=k)
+                params.append((W, np.zeros(fan_out)))
+                continue
+            factor = 2.0 if self.activation == "logistic" else 6.0
             bound = np.sqrt(factor / (fan_in + fan_out))
             params.append((rng.uniform(-bound, bound, (fan_in, fan_out)),
                            rng.uniform(-bound, bound, fan_out)))

@@ -197,6 +197,18 @@ struct Multinomial {
     const auto [m, rest] = softmax_parts(eta, prob, K);
     return m + std::log1p(rest);
   }
+  /// KL(softmax(eta_p) || softmax(eta_q)) from log-probabilities (eta_k - m) - log1p(rest),
+  /// never eta_k - lse: with |eta| ~ 1e20, lse rounds to m and every log-probability
+  /// to 0. prob_p and prob_q are scratch of length K.
+  static double kl(const double* eta_p, const double* eta_q, double* prob_p, double* prob_q,
+                   int K) {
+    const auto [mp, rp] = softmax_parts(eta_p, prob_p, K);
+    const auto [mq, rq] = softmax_parts(eta_q, prob_q, K);
+    const double lp = std::log1p(rp), lq = std::log1p(rq);
+    double kl = 0.0;
+    for (int k = 0; k < K; ++k) kl += kl_term((eta_p[k] - mp) - lp, (eta_q[k] - mq) - lq);
+    return kl;
+  }
   /// Fills prob = softmax(eta); returns -log prob[y] = lse - eta_y, accurate when tiny.
   static double nll(const double* eta, int y, double* prob, int K) {
     const auto [m, rest] = softmax_parts(eta, prob, K);

@@ -134,12 +134,7 @@ struct MultinomialRow {
     Multinomial::softmax(eta, mu, static_cast<int>(K));
   }
   double kl(const double* eta_p, const double* eta_q, double* scratch) const {
-    const int k_ = static_cast<int>(K);
-    const double lse_p = Multinomial::softmax(eta_p, scratch, k_);
-    const double lse_q = Multinomial::softmax(eta_q, scratch + K, k_);
-    double kl = 0.0;
-    for (Index k = 0; k < K; ++k) kl += kl_term(eta_p[k] - lse_p, eta_q[k] - lse_q);
-    return kl;
+    return Multinomial::kl(eta_p, eta_q, scratch, scratch + K, static_cast<int>(K));
   }
   double sample(const double* eta, const rng::Stream& s, double* scratch) const {
     Multinomial::softmax(eta, scratch, static_cast<int>(K));
