@@ -32,6 +32,7 @@ void register_sparse(py::module_& m);  // the GLM kernels on a CSR X, also into 
 void register_linalg(py::module_& m);
 void register_runtime(py::module_& m);
 void register_nn(py::module_& m);
+void register_bayes(py::module_& m);
 
 inline Model parse_model(const std::string& name) {
   if (name == "logistic") return Model::logistic;

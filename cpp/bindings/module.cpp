@@ -26,6 +26,9 @@ PYBIND11_MODULE(_core, m, py::mod_gil_not_used()) {
   py::module_ nn = m.def_submodule("nn", "Multilayer perceptrons: the fused pass, F v, forward");
   ngdx::bindings::register_nn(nn);
 
+  py::module_ bayes = m.def_submodule("bayes", "Gaussian expectations of GLM terms (ngdx.bayes)");
+  ngdx::bindings::register_bayes(bayes);
+
   py::module_ runtime = m.def_submodule("runtime", "Threads and the choice of Gram kernel");
   ngdx::bindings::register_runtime(runtime);
 }

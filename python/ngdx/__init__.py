@@ -45,7 +45,7 @@ from ._result import FitResult
 from ._summary import Summary
 from ._validation import PerformanceWarning
 from ._config import get_num_threads, set_num_threads
-from . import nn, plot
+from . import bayes, nn, plot
 
 if TYPE_CHECKING:  # resolved on first use by __getattr__ below; named here for type checkers
     from ._estimators import NGDClassifier, NGDRegressor
@@ -64,6 +64,7 @@ __all__ = [
     "NGDRegressor",
     "PerformanceWarning",
     "Summary",
+    "bayes",
     "fisher",
     "fisher_from_scores",
     "fit",

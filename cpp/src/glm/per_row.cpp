@@ -7,6 +7,7 @@
 
 #include "ngdx/base/parallel.hpp"
 #include "ngdx/glm/families.hpp"
+#include "ngdx/glm/row_family.hpp"
 
 namespace ngdx {
 
@@ -233,18 +234,7 @@ double fvp_generic(const Problem& pb, const double* theta, const double* v, doub
   return scale * total.quad;
 }
 
-/// Calls fn.template operator()<Family>() for a one-output model.
-template <class Fn>
-auto dispatch_scalar(Model model, Fn&& fn) {
-  switch (model) {
-    case Model::logistic: return fn(family::Logistic());
-    case Model::probit: return fn(family::Probit());
-    case Model::poisson: return fn(family::Poisson());
-    case Model::gaussian: return fn(family::Gaussian());
-    case Model::multinomial: break;
-  }
-  throw std::invalid_argument("not a one-output model");
-}
+using family::dispatch_scalar;
 
 }  // namespace
 

@@ -165,4 +165,17 @@ auto dispatch_row_family(Model model, Index n_classes, Fn&& fn) {
   throw std::invalid_argument("unknown model");
 }
 
+/// Calls fn(Family()) for a one-output model (std::invalid_argument for multinomial).
+template <class Fn>
+auto dispatch_scalar(Model model, Fn&& fn) {
+  switch (model) {
+    case Model::logistic: return fn(Logistic());
+    case Model::probit: return fn(Probit());
+    case Model::poisson: return fn(Poisson());
+    case Model::gaussian: return fn(Gaussian());
+    case Model::multinomial: break;
+  }
+  throw std::invalid_argument("not a one-output model");
+}
+
 }  // namespace ngdx::family

@@ -1,0 +1,153 @@
+"""ngdx.bayes.fit: validate, start at the MAP, run the Bayesian learning rule."""
+
+from __future__ import annotations
+
+import math
+import numbers
+import warnings
+
+import numpy as np
+
+from .._config import resolve_threads
+from .._models.families import get_family
+from .._result import convergence_warning
+from .._validation import (as_float_array, as_labels, as_rows_design, check_bool,
+                           check_choice, check_nonnegative, check_positive,
+                           check_positive_int, check_sample_weight)
+from ._posterior import Posterior
+from ._problem import Problem
+from ._rule import Gaussian, Prior, empirical_bayes, kl, objective, step
+
+METHODS = ("vi", "laplace")
+
+
+def check_arguments(model, prior_precision, method, lr, n_quadrature, max_iter, tol, verbose,
+                    callback):
+    """The scalar arguments, checked: (family, prior_precision, lr, ...) or ValueError."""
+    family = get_family(model)
+    if not (isinstance(prior_precision, str) and prior_precision == "auto"):
+        value = prior_precision
+        if (isinstance(value, (bool, str)) or not isinstance(value, numbers.Real)
+                or not math.isfinite(value) or value <= 0):
+            raise ValueError("prior_precision must be a finite number > 0 or 'auto', got "
+                             f"{prior_precision!r}")
+        prior_precision = float(value)
+    method = check_choice(method, "method", METHODS)
+    lr = check_positive(lr, "lr")
+    if lr > 1.0:
+        raise ValueError(f"lr must be in (0, 1], got {lr!r}: it is the step rho on the "
+                         "natural parameters, and rho = 1 is the full Newton-like step")
+    n_quadrature = check_positive_int(n_quadrature, "n_quadrature")
+    max_iter = check_positive_int(max_iter, "max_iter")
+    tol = check_nonnegative(tol, "tol")
+    if isinstance(verbose, str) or not isinstance(verbose, (bool, numbers.Integral, np.bool_)):
+        raise ValueError(f"verbose must be True, False or an integer, got {verbose!r}")
+    if callback is not None and not callable(callback):
+        raise ValueError(f"callback must be callable or None, got {callback!r}")
+    return family, prior_precision, method, lr, n_quadrature, max_iter, tol
+
+
+def build_problem(X, y, family, sample_weight, fit_intercept, n_quadrature, n_threads):
+    """The frozen problem from the data arguments, validated as ``ngdx.fit`` does."""
+    X, sparse = as_rows_design(X)
+    y = as_float_array(y, "y", 1)
+    K = family.n_classes(y) if family.multi_output else 1
+    y = as_labels(y, family.name, X.shape[0], K)
+    sw = check_sample_weight(sample_weight, X.shape[0])
+    fit_intercept = check_bool(fit_intercept, "fit_intercept")
+    return Problem(X, sparse, y, sw, fit_intercept, family.name, n_quadrature,
+                   resolve_threads(n_threads), n_classes=K)
+
+
+def map_start(problem: Problem, alpha: float) -> np.ndarray:
+    """The MAP by ``ngdx.fit`` (mean NLL + l2/2 ||coef||^2 with l2 = alpha / sum_i s_i:
+    the summed NLL + alpha/2 ||coef||^2, divided by sum_i s_i). A start only: the rule
+    polishes it, so an unconverged MAP is not reported."""
+    from .._fit import fit
+
+    total = problem.n if problem.s is None else float(problem.s.sum())
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", convergence_warning())
+        res = fit(problem.X, problem.y, problem.model, method="newton", l2=alpha / total,
+                  fit_intercept=problem.fit_intercept, sample_weight=problem.s,
+                  n_threads=problem.n_threads)
+    K = problem.n_classes
+    theta = np.reshape(res.coef, (-1, K))
+    if problem.fit_intercept:
+        theta = np.vstack([theta, np.reshape(res.intercept, (1, K))])
+    return theta.ravel().copy()
+
+
+def laplace_start(problem: Problem, mean: np.ndarray, alpha: float) -> Gaussian:
+    """q = N(mean, H^-1), H the Hessian of the negative log posterior at mean."""
+    terms = problem.terms(mean)
+    prior = Prior(alpha, problem.prior_mask, problem.null)
+    return Gaussian.from_precision(mean, terms.hess + prior.precision())
+
+
+def run(problem: Problem, q: Gaussian, alpha: float, *, method="vi", auto=False, lr=1.0,
+        max_iter=100, tol=1e-12, verbose=False, callback=None) -> Posterior:
+    """The loop: [pass at q -> objective -> stop? -> step -> (alpha update)], from q.
+
+    Stops when the last step's KL(q_new || q) is at most tol (and, under ``auto``, the
+    last change of log alpha squared too), at max_iter steps, or when a precision is not
+    positive definite or the objective not finite. Returns the q of the last pass."""
+    variational = method == "vi"
+    prior = Prior(alpha, problem.prior_mask, problem.null)
+    history = {"elbo": [], "kl": [], "prior_precision": []}
+    n_iter, last_kl, last_dlog_alpha = 0, math.inf, math.inf
+    message = f"max_iter={max_iter} steps reached"
+    converged = False
+
+    def result():
+        return Posterior(model=problem.model, mean=q.mean.copy(), covariance=q.covariance(),
+                         fit_intercept=problem.fit_intercept, prior_precision=alpha,
+                         elbo=history["elbo"][-1], history=history, method=method,
+                         n_iter=n_iter, converged=converged, message=message,
+                         n_passes=problem.n_passes, n_quadrature=problem.n_quadrature,
+                         n_classes=problem.n_classes, null=problem.null)
+
+    while True:
+        terms = problem.terms(q.mean, q.factor() if variational else None)
+        value = objective(q, terms.loss, prior, variational)
+        history["elbo"].append(value)
+        history["prior_precision"].append(alpha)
+        if callback is not None and callback(result()):
+            history["kl"].append(math.nan)
+            message = "stopped by the callback"
+            break
+        if not math.isfinite(value):
+            history["kl"].append(math.nan)
+            message = "the objective is not finite (eta too large for the model?)"
+            break
+        if last_kl <= tol and (not auto or last_dlog_alpha**2 <= tol):
+            history["kl"].append(math.nan)
+            converged, message = True, f"converged: KL of the last step <= tol={tol:g}"
+            break
+        if n_iter == max_iter:
+            history["kl"].append(math.nan)
+            break
+        try:
+            new = step(q, terms, prior, lr)
+        except np.linalg.LinAlgError:
+            history["kl"].append(math.nan)
+            message = "the precision of the step is not positive definite"
+            break
+        last_kl = kl(new, q)
+        history["kl"].append(last_kl)
+        if verbose:
+            print(f"iter {n_iter:4d}  {'elbo' if variational else 'log evidence'} "
+                  f"{value: .10e}  kl {last_kl:.3e}  prior_precision {alpha:.6g}")
+        if auto:
+            new_alpha = empirical_bayes(new, prior, variational)
+            if not (math.isfinite(new_alpha) and new_alpha > 0):
+                message = "the empirical-Bayes prior precision is not finite and positive"
+                break
+            last_dlog_alpha, alpha = math.log(new_alpha / alpha), new_alpha
+            prior = Prior(alpha, problem.prior_mask, problem.null)
+        q, n_iter = new, n_iter + 1
+    post = result()
+    if not converged:
+        warnings.warn(f"ngdx.bayes.fit did not converge: {message}", convergence_warning(),
+                      stacklevel=3)
+    return post
