@@ -165,3 +165,15 @@ def test_tiny_weights_do_not_break_the_symptom():
     res = fit_quietly(X, np.array([0.25, 0.0, 0.25]), "poisson",
                       sample_weight=np.array([5e-324, 1.0, 5e-324]))
     assert np.isfinite(res.coef).all()
+
+
+def test_huge_counts_do_not_overflow_the_schedule():
+    # A fuzz run: y = 1e300 gave |grad| ~ 1e295, and the curvature schedule's guess at the
+    # last step squared it (a Python OverflowError). Row 7 (y = 0, x2 = 1) is separated.
+    X = np.zeros((8, 3))
+    X[7, 2] = 1.0
+    y = np.zeros(8)
+    y[0] = 1e300
+    with pytest.warns(ngdx.ConvergenceWarning, match=r"no finite optimum: 1 row with y = 0 \(row 7\)"):
+        res = ngdx.fit(X, y, "poisson")
+    assert np.isfinite(res.coef).all() and np.isfinite(res.intercept)

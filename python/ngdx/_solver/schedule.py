@@ -63,7 +63,8 @@ class CurvatureSchedule:
         before, now = norms[-2], norms[-1]
         if not 0.0 < now < before:
             return False
-        return (now / before**2) * now**2 < 0.1 * self.tol
+        # C |g|^2 = now^3 / before^2, as now (now / before)^2: no overflow at |g| ~ 1e300
+        return now * (now / before) ** 2 < 0.1 * self.tol
 
     def should_refresh(self, state, before, after) -> bool:
         """After an accepted step under reuse: recompute the curvature at the new point?
