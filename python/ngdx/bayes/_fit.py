@@ -67,7 +67,9 @@ def map_start(problem: Problem, alpha: float) -> np.ndarray:
 
     total = problem.n if problem.s is None else float(problem.s.sum())
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore", convergence_warning())
+        # its ConvergenceWarning, without resolving the class: that imports scikit-learn
+        # (seconds, on a first call); X was validated and converted, so no other warning
+        warnings.simplefilter("ignore", UserWarning)
         res = fit(problem.X, problem.y, problem.model, method="newton", l2=alpha / total,
                   fit_intercept=problem.fit_intercept, sample_weight=problem.s,
                   n_threads=problem.n_threads)
