@@ -5,6 +5,8 @@
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 
@@ -26,7 +28,12 @@ def test_quick_run_fits_every_method(quick_report):
                                                            "ngdx-map"]
         assert not any("Error" in r for r in rows)
         if compare_bayes.have_numpyro():
-            assert "check failed" not in part.split("| ngdx-vi |")[1].splitlines()[0]
+            # --quick's chains (4 x 200 draws) estimate NUTS's sds to a few percent only: the
+            # 10% bound on the sds is the full run's (results/2026-11-29-bayes.md); here the
+            # means within 0.1 sd and the sds within 20%
+            cell = part.split("| ngdx-vi |")[1].splitlines()[0].split("|")[-2]
+            mean_sd, sd_pct = re.search(r"mean ([\d.]+) sd, sd ([\d.]+)%", cell).groups()
+            assert float(mean_sd) < 0.1 and float(sd_pct) < 20, cell
 
 
 def test_the_check_fails_when_it_should():
