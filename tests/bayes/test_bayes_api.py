@@ -143,6 +143,24 @@ def test_result_attributes_and_history():
     assert post.n_iter <= 12 and "converged" in post.message and "probit" in repr(post)
 
 
+def test_step_halves_when_the_elbo_falls():
+    # Nearly separable data: the full step overshoots and the ELBO falls; halving rho on
+    # each fall ends the oscillation (82 steps with the full step throughout, before).
+    from sklearn.datasets import load_breast_cancer
+
+    X, y = load_breast_cancer(return_X_y=True)
+    X = (X - X.mean(axis=0)) / X.std(axis=0)
+    post = ngdx.bayes.fit(X, y.astype(float), "logistic")
+    lr, elbo = np.array(post.history["lr"]), np.array(post.history["elbo"])
+    assert post.converged and post.n_iter <= 30
+    assert lr[0] == 1.0 and lr[-1] < 1.0 and set(np.diff(np.log2(lr))) <= {0.0, -1.0}
+    fell = np.flatnonzero(np.diff(elbo) < -1e-10 * np.abs(elbo[1:])) + 1
+    np.testing.assert_array_equal(fell, np.flatnonzero(np.diff(lr) < 0) + 1)
+    # easy data keep the full step: the conjugate gaussian in one step
+    Xg, yg = make_data("gaussian", n=60)
+    assert set(ngdx.bayes.fit(Xg, yg, "gaussian").history["lr"]) == {1.0}
+
+
 def test_max_iter_warns_and_callback_stops(capsys):
     X, y = make_data("logistic", n=60)
     with pytest.warns(convergence_warning(), match="max_iter=1"):

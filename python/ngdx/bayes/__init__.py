@@ -79,11 +79,13 @@ def fit(X, y, model="logistic", *, prior_precision=1.0, fit_intercept=True,
         Non-negative frequency weights.
     method : {"vi", "laplace"}
     lr : float in (0, 1]
-        The step $\rho$ on the natural parameters. ``1`` converges in a few steps on
-        most data; on nearly separable data the iteration oscillates (wide q raises the
-        curvature of well-classified rows, which narrows q: a negative eigenvalue of the
-        fixed-point map) and converges slowly, where ``lr`` of 0.6 to 0.8 is faster
-        (standardized ``load_breast_cancer``: 82 steps with 1, 25 with 0.8).
+        The first step $\rho$ on the natural parameters. ``1`` converges in a few steps
+        on most data. On nearly separable data the full step oscillates (a wide q raises
+        the curvature of well-classified rows, which narrows q: a negative eigenvalue of
+        the fixed-point map), so $\rho$ is halved whenever a step lowers the objective
+        (the ELBO; for ``"laplace"``, the log posterior): standardized
+        ``load_breast_cancer`` takes 25 steps instead of 82. ``history["lr"]`` records
+        the step of each iteration.
     n_quadrature : int >= 1
         Gauss-Hermite nodes per row (>= 20 for the stationarity conditions to 1e-6).
     max_iter : int >= 1

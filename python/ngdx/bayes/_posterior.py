@@ -91,9 +91,11 @@ class Posterior:
                 f"prior_precision={self.prior_precision:.4g} converged={self.converged}>")
 
     def _factor(self) -> np.ndarray:
-        """F with S = F F^T, from S's eigendecomposition (S may be singular: multinomial)."""
+        """F with S = F F^T, from S's eigendecomposition (S may be singular: multinomial,
+        whose null directions come out at rounding level, +-1e-17, and are zeros)."""
         vals, vecs = np.linalg.eigh(self.covariance)
-        return vecs * np.sqrt(np.clip(vals, 0.0, None))
+        vals[vals <= 1e-12 * max(float(vals.max()), 0.0)] = 0.0
+        return vecs * np.sqrt(vals)
 
     def sample(self, n, seed=None) -> np.ndarray:
         """n draws of theta from q, shape (n, p), in theta order (coef, then intercept)."""
