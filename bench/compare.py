@@ -354,6 +354,16 @@ def main(argv=None):
     return 0
 
 
+def write_report(report, out=None, save_name=None):
+    """Writes report to the file ``out`` when given, and to bench/results/DATE-save_name.md
+    when ``save_name`` is (the scripts' --out and --save)."""
+    if out:
+        with open(out, "w") as fh:
+            fh.write(report)
+    if save_name:
+        save_result(report, save_name)
+
+
 def save_result(report, name):
     """Writes report to bench/results/DATE-name.md."""
     path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results",

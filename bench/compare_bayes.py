@@ -30,7 +30,7 @@ import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from compare import cpu_model, run_script, save_result  # noqa: E402
+from compare import cpu_model, run_script, write_report  # noqa: E402
 
 PROBLEMS = {"breast-cancer": dict(n=569, d=30), "logistic-1e5x50": dict(n=100_000, d=50)}
 QUICK = {"breast-cancer": dict(n=569, d=30), "logistic-1e5x50": dict(n=2_000, d=10)}
@@ -183,11 +183,7 @@ def main(argv=None):
         parts.append(report_problem(name, rows))
     report = "\n".join(parts)
     print(report)
-    if args.out:
-        with open(args.out, "w") as fh:
-            fh.write(report)
-    if args.save:
-        save_result(report, "bayes")
+    write_report(report, args.out, "bayes" if args.save else None)
     return 0
 
 

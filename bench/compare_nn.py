@@ -36,7 +36,7 @@ import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from compare import _peak_rss, _reset_peak_rss, cpu_model, run_script, save_result  # noqa: E402
+from compare import _peak_rss, _reset_peak_rss, cpu_model, run_script, write_report  # noqa: E402
 from _nn_problems import PROBLEMS, make, objective, quick, test_score  # noqa: E402
 from _nn_solvers import METHODS, Trace  # noqa: E402
 
@@ -267,11 +267,8 @@ def main(argv=None):
         print("\n".join(part), flush=True)
         lines += part
     report = "\n".join(lines) + "\n"
-    if args.out:
-        with open(args.out, "w") as fh:
-            fh.write(report)
-    if args.save:
-        save_result(report, "compare-nn-quick" if args.quick else "compare-nn")
+    name = "compare-nn-quick" if args.quick else "compare-nn"
+    write_report(report, args.out, name if args.save else None)
     return 0
 
 

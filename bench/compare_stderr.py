@@ -31,7 +31,7 @@ import time
 import numpy as np
 
 from _machine import CpuMeter
-from compare import add_child_arguments, cpu_model, run_script, save_result
+from compare import add_child_arguments, cpu_model, run_script, write_report
 
 #: The largest relative difference of the standard errors that passes the check.
 RTOL = 1e-5
@@ -139,11 +139,7 @@ def main(argv=None):
             print(f"  {solver}: done", flush=True)
     report = "\n".join(lines + table(results)) + "\n"
     print("\n".join(table(results)))
-    if args.out:
-        with open(args.out, "w") as fh:
-            fh.write(report)
-    if args.save:
-        save_result(report, "compare-stderr")
+    write_report(report, args.out, "compare-stderr" if args.save else None)
     return 0
 
 

@@ -10,8 +10,11 @@
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 
+#include <initializer_list>
 #include <optional>
+#include <stdexcept>
 #include <string>
+#include <utility>
 
 #include "ngdx/base/common.hpp"
 #include "ngdx/glm/pass.hpp"
@@ -34,24 +37,33 @@ void register_runtime(py::module_& m);
 void register_nn(py::module_& m);
 void register_bayes(py::module_& m);
 
+/// The value `name` stands for in `table`, else a ValueError listing the valid names:
+/// "unknown WHAT 'name'; valid: a, b, c".
+template <class E>
+E parse_name(const std::string& name, const char* what,
+             std::initializer_list<std::pair<const char*, E>> table) {
+  std::string valid;
+  for (const auto& [key, value] : table) {
+    if (name == key) return value;
+    valid += (valid.empty() ? "" : ", ") + std::string(key);
+  }
+  throw std::invalid_argument("unknown " + std::string(what) + " '" + name + "'; valid: " + valid);
+}
+
 inline Model parse_model(const std::string& name) {
-  if (name == "logistic") return Model::logistic;
-  if (name == "probit") return Model::probit;
-  if (name == "poisson") return Model::poisson;
-  if (name == "gaussian") return Model::gaussian;
-  if (name == "multinomial") return Model::multinomial;
-  throw std::invalid_argument("unknown model '" + name +
-                              "'; valid: logistic, probit, poisson, gaussian, multinomial");
+  return parse_name<Model>(name, "model", {{"logistic", Model::logistic},
+                                           {"probit", Model::probit},
+                                           {"poisson", Model::poisson},
+                                           {"gaussian", Model::gaussian},
+                                           {"multinomial", Model::multinomial}});
 }
 
 inline Curvature parse_kind(const std::string& name) {
-  if (name == "none") return Curvature::none;
-  if (name == "true") return Curvature::fisher_true;
-  if (name == "empirical") return Curvature::empirical;
-  if (name == "hessian") return Curvature::hessian;
-  if (name == "mc") return Curvature::mc;
-  throw std::invalid_argument("unknown curvature kind '" + name +
-                              "'; valid: none, true, empirical, hessian, mc");
+  return parse_name<Curvature>(name, "curvature kind", {{"none", Curvature::none},
+                                                        {"true", Curvature::fisher_true},
+                                                        {"empirical", Curvature::empirical},
+                                                        {"hessian", Curvature::hessian},
+                                                        {"mc", Curvature::mc}});
 }
 
 inline std::string shape_of(const py::array& a) {

@@ -8,35 +8,29 @@ namespace ngdx::bindings {
 namespace {
 
 nn::Activation parse_activation(const std::string& name) {
-  if (name == "relu") return nn::Activation::relu;
-  if (name == "tanh") return nn::Activation::tanh;
-  if (name == "logistic") return nn::Activation::logistic;
-  if (name == "identity") return nn::Activation::identity;
-  throw std::invalid_argument("unknown activation '" + name +
-                              "'; valid: relu, tanh, logistic, identity");
+  return parse_name<nn::Activation>(name, "activation", {{"relu", nn::Activation::relu},
+                                                         {"tanh", nn::Activation::tanh},
+                                                         {"logistic", nn::Activation::logistic},
+                                                         {"identity", nn::Activation::identity}});
 }
 
 nn::Output parse_output(const std::string& name) {
-  if (name == "multinomial") return nn::Output::multinomial;
-  if (name == "logistic") return nn::Output::logistic;
-  if (name == "gaussian") return nn::Output::gaussian;
-  if (name == "poisson") return nn::Output::poisson;
-  throw std::invalid_argument("unknown output '" + name +
-                              "'; valid: multinomial, logistic, gaussian, poisson");
+  return parse_name<nn::Output>(name, "output", {{"multinomial", nn::Output::multinomial},
+                                                 {"logistic", nn::Output::logistic},
+                                                 {"gaussian", nn::Output::gaussian},
+                                                 {"poisson", nn::Output::poisson}});
 }
 
 nn::Curvature parse_curvature(const std::string& name) {
-  if (name == "none") return nn::Curvature::none;
-  if (name == "kfac") return nn::Curvature::kfac;
-  if (name == "dense") return nn::Curvature::dense;
-  throw std::invalid_argument("unknown curvature '" + name + "'; valid: none, kfac, dense");
+  return parse_name<nn::Curvature>(name, "curvature", {{"none", nn::Curvature::none},
+                                                       {"kfac", nn::Curvature::kfac},
+                                                       {"dense", nn::Curvature::dense}});
 }
 
 nn::FisherKind parse_fisher_kind(const std::string& name) {
-  if (name == "true") return nn::FisherKind::fisher_true;
-  if (name == "empirical") return nn::FisherKind::empirical;
-  if (name == "mc") return nn::FisherKind::mc;
-  throw std::invalid_argument("unknown kind '" + name + "'; valid: true, empirical, mc");
+  return parse_name<nn::FisherKind>(name, "kind", {{"true", nn::FisherKind::fisher_true},
+                                                   {"empirical", nn::FisherKind::empirical},
+                                                   {"mc", nn::FisherKind::mc}});
 }
 
 /// The network, theta's length checked against it.
