@@ -209,3 +209,19 @@ def test_kron_solve_rejects_bad_shapes_and_layouts():
     for args, exc, pattern in cases:
         with pytest.raises(exc, match=pattern):
             _core.linalg.kron_solve(args[0], args[1], args[2], 0.0, 0.0, args[3])
+
+
+def test_dot_is_numpys_dot_without_blas_threads():
+    # _core.linalg.dot replaces np.dot on n-long vectors around the passes (validation, the
+    # null-model start): OpenBLAS's threads, once woken by np.dot, spin beside the passes.
+    rng = np.random.default_rng(0)
+    for n in (0, 1, 7, 100_003):
+        a, b = rng.normal(size=n), rng.normal(size=n)
+        assert _core.linalg.dot(a, b) == pytest.approx(float(np.dot(a, b)), rel=1e-12, abs=1e-12)
+    a = rng.normal(size=10)
+    with pytest.raises(ValueError, match="b"):
+        _core.linalg.dot(a, a[:9])
+    with pytest.raises(ValueError, match="1-D"):
+        _core.linalg.dot(np.ones((2, 5)), np.ones(10))
+    with pytest.raises(TypeError):  # no silent conversion of another dtype or a strided view
+        _core.linalg.dot(a[::2], a[::2])

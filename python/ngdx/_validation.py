@@ -20,6 +20,7 @@ from typing import Collection, TypeVar
 
 import numpy as np
 
+from . import _core
 from ._models.families import check_labels, check_model, get_family
 
 #: The type of a string choice (a Literal alias of ngdx._typing), kept by check_choice.
@@ -72,7 +73,7 @@ def check_finite(arr: np.ndarray, name: str, squares: bool = False) -> None:
     flat = arr.reshape(-1)
     with np.errstate(over="ignore", invalid="ignore"):
         if squares and arr.dtype == np.float64:
-            total = np.dot(flat, flat)
+            total = _core.linalg.dot(flat, flat)  # not np.dot: see _core.linalg.dot
         else:  # float32 squares cannot overflow a float64 accumulator
             total = arr.sum()
         if np.isfinite(total):

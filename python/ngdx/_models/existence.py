@@ -25,6 +25,8 @@ import math
 
 import numpy as np
 
+from .. import _core
+
 #: A row with y = 0 whose mean is below e^-SYMPTOM times the mean count (~1.5e-8) is the
 #: symptom that triggers the check: a finite optimum rarely fits a row that closely, the
 #: path to an infinite one always does. The check costs a pass and a few p x p matrices.
@@ -57,7 +59,7 @@ def zero_count_separation(objective, theta, symptom=True):
     w = w / w.max()  # weights up to 1e308: their sum and Grams must not overflow
     if symptom:
         eta = objective.linear_predictor(theta)[:, 0]
-        mean_count = max(float(w[positive] @ y[positive]) / float(w.sum()),
+        mean_count = max(_core.linalg.dot(w[positive], y[positive]) / float(w.sum()),
                          np.finfo(float).tiny)
         if not (eta[zero] < math.log(mean_count) - SYMPTOM).any():
             return None

@@ -19,6 +19,8 @@ from statistics import NormalDist
 
 import numpy as np
 
+from .. import _core
+
 
 def softmax(eta: np.ndarray) -> np.ndarray:
     """Row-wise softmax of an (n, K) array, computed from eta - max(eta) (no overflow)."""
@@ -81,7 +83,7 @@ class Family:
     def null_intercept(self, y: np.ndarray, s: np.ndarray, n_classes: int):
         """The optimum of the intercept-only model (clipped): the usual GLM start."""
         with np.errstate(over="ignore", invalid="ignore"):
-            mean = float(s @ y / s.sum())
+            mean = _core.linalg.dot(s, y) / float(s.sum())  # not s @ y: see _core.linalg.dot
         if not np.isfinite(mean):  # the weighted sum overflowed: the same mean, rescaled
             scale = max(float(np.abs(y).max()), 1.0)
             mean = float(np.average(y / scale, weights=s / s.max())) * scale
