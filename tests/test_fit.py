@@ -722,3 +722,26 @@ def test_the_sample_space_solve_is_scale_free_too(factor):
         b = ngdx.fit(X * factor, yy, model, linear_solver="woodbury", l2=1e-2 * factor**2)
         assert a.converged and b.converged and a.n_iter == b.n_iter
         np.testing.assert_allclose(b.predict(X * factor), a.predict(X), rtol=1e-6, atol=1e-9)
+
+
+@pytest.mark.parametrize("model", ["logistic", "probit", "poisson", "multinomial"])
+def test_newton_records_the_true_fisher_kl(model):
+    # On a canonical link the Newton curvature is the true Fisher, so history["kl"] is read
+    # off it (no Fisher-vector pass); probit's Hessian differs and keeps the pass. Either
+    # way the record is 1/2 d^T F d with the true Fisher at the point the step left.
+    from ngdx import _reference
+
+    X, y = data(model)
+    thetas = []
+
+    def record(r):
+        thetas.append(np.vstack([np.reshape(r.coef, (X.shape[1], -1)),
+                                 np.reshape(r.intercept, (1, -1))]).ravel())
+
+    res = ngdx.fit(X, y, model, "newton", l2=0.01, callback=record)
+    assert res.converged and res.n_iter >= 3
+    # the callback sees the iterates after each step: KL of step j + 1 in history[j + 1]
+    for a, b, kl in zip(thetas[:-1], thetas[1:], res.history["kl"][2:]):
+        F = _reference.curvature(X, y, a, model, "true", fit_intercept=True)
+        d = b - a
+        assert kl == pytest.approx(0.5 * d @ F @ d, rel=1e-9, abs=1e-300)

@@ -94,9 +94,12 @@ class Dense(Curvature):
         return self._finite_positive(float(np.mean(np.diag(self.stats) / self.unit)))
 
     def step_kl(self, delta):
-        """Read off M when it is the true Fisher (plus the penalty, subtracted here)."""
-        if self.kind != "true":
-            return None
+        """Read off M when it is the true Fisher (plus the penalty, subtracted here): under
+        ``"true"``, and under ``"hessian"`` for a canonical link, whose observed Hessian is
+        the true Fisher (a Newton fit's KL then costs no Fisher-vector pass over X)."""
         obj = self.objective
+        if not (self.kind == "true"
+                or (self.kind == "hessian" and getattr(obj, "hessian_is_fisher", False))):
+            return None
         coef_part = delta * obj.penalty_mask
         return 0.5 * (float(delta @ (self.stats @ delta)) - obj.l2 * float(coef_part @ coef_part))

@@ -50,6 +50,8 @@ class GLMObjective:
 
     def __init__(self, rows, family: Family, n_classes: int, *, l2: float):
         self.rows, self.family = rows, family
+        #: the observed Hessian of the NLL is the true Fisher (a canonical link)
+        self.hessian_is_fisher = family.canonical
         self.model = family.name
         self.n_classes, self.fit_intercept = n_classes, rows.fit_intercept
         self.l2 = float(l2)
