@@ -120,6 +120,32 @@ def test_core_checks_shapes_and_model():
         _core.bayes.quadrature_pass("logistic", mean, var, y, nodes, weights[:3], 1, *out)
 
 
+@pytest.mark.parametrize("n_quadrature", [12, 20, 32])
+def test_logistic_short_rules_are_exact_to_rounding(n_quadrature):
+    # Rows whose eta has sd <= 0.08 (<= 0.25) use the 8- (16-) point Gauss-Hermite rule
+    # when n_quadrature is larger: against a 64-point rule in NumPy, the terms agree to
+    # rounding, from certain rows (sd 0) to the thresholds and past them, at means up to
+    # where exp(-|eta|) underflows (|eta| > 708: the vectorized exp must give 0 there).
+    rng = np.random.default_rng(3)
+    sd = np.concatenate([[0.0, 1e-9, 1e-3, 0.05, 0.08, 0.0801, 0.2, 0.25, 0.2501, 0.4],
+                         rng.random(400) * 0.3])
+    mean = np.concatenate([np.linspace(-800, 800, 41), rng.normal(scale=4.0, size=400)])
+    S, M = np.meshgrid(sd, mean[:60])  # every sd at the extreme means, and random pairs
+    sd, mean = np.concatenate([S.ravel(), sd]), np.concatenate([M.ravel(), mean[:sd.size]])
+    y = (rng.random(mean.size) < 0.5).astype(float)
+    got = expectations("logistic", mean, sd**2, y, n_quadrature, 2)
+    want = bref.expectations("logistic", mean, sd**2, y, *gauss_hermite(64))
+    names = ("loss", "d1", "d2")
+    for name, g, w in zip(names, got, want):
+        # relative, above the subnormals, in units of the rounding of eta = mean + sd z
+        # (|mean| eps: exp(eta) ~ 1e-191 at mean -440 carries 5e-14 of it)
+        bad = np.abs(g - w) / (np.abs(w) + 1e-290) / (16 + np.abs(mean))
+        tight = sd <= 0.3  # 64 points are not exact either beyond sd ~ 0.3
+        assert bad[tight].max() < 2e-16, (name, float(bad[tight].max()),
+                                          float(sd[tight][bad[tight].argmax()]))
+    assert (got[2][np.abs(mean) > 760] == 0).all()  # d2 = sigma(1 - sigma) underflows to 0
+
+
 @pytest.mark.parametrize("model", ONE_OUTPUT)
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 @pytest.mark.parametrize("fit_intercept", [False, True])
