@@ -230,3 +230,26 @@ def test_inputs_are_not_modified():
     post.predict(X, kind="samples", n_samples=3, seed=0)
     for a, b in zip((X, y, s), copies):
         np.testing.assert_array_equal(a, b)
+
+
+def test_kl_to_go_extrapolates_a_steady_contraction_only():
+    from ngdx.bayes._fit import kl_to_go
+
+    # steps whose lengths shrink by rho = 0.01: KL_k rho^2 / (1 - rho)^2 still to go
+    assert kl_to_go([1e-2, 1e-6], [1.0, 1.0, 1.0]) == pytest.approx(1e-6 * 1e-4 / 0.99**2)
+    assert kl_to_go([1e-6], [1.0, 1.0]) == np.inf                  # one step: no rate
+    assert kl_to_go([1e-2, 1e-6], [1.0, 0.5, 0.5]) == np.inf      # the step size changed
+    assert kl_to_go([1e-2, 1e-6], [1.0, 1.0, 0.5]) == np.inf      # ... and is changing now
+    assert kl_to_go([1e-2, 0.3e-2], [1.0, 1.0, 1.0]) == np.inf    # rho > 1/2: no clear rate
+    assert kl_to_go([0.0, 0.0], [1.0, 1.0, 1.0]) == np.inf
+
+
+def test_stopping_on_the_kl_to_go_returns_the_fixed_point():
+    # the fit that stops early on the extrapolated KL is where a fit run to tol = 0 ends
+    X, y = make_data("logistic", n=20_000, d=5, seed=4)
+    early = ngdx.bayes.fit(X, y, "logistic")
+    assert early.converged and "still to go" in early.message
+    late = ngdx.bayes.fit(X, y, "logistic", tol=0.0, max_iter=12)
+    sd = np.sqrt(np.diag(late.covariance))
+    np.testing.assert_allclose(early.mean / sd, late.mean / sd, atol=1e-6)
+    np.testing.assert_allclose(early.covariance, late.covariance, rtol=1e-6)

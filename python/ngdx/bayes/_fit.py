@@ -65,10 +65,16 @@ def build_problem(X, y, family, sample_weight, fit_intercept, n_quadrature, n_th
                    resolve_threads(n_threads), n_classes=K)
 
 
+#: ngdx.fit's tol for the MAP start (its default is 1e-8)
+START_TOL = 1e-5
+
+
 def map_start(problem: Problem, alpha: float) -> np.ndarray:
     """The MAP by ``ngdx.fit`` (mean NLL + l2/2 ||coef||^2 with l2 = alpha / sum_i s_i:
     the summed NLL + alpha/2 ||coef||^2, divided by sum_i s_i). A start only: the rule
-    polishes it, so an unconverged MAP is not reported."""
+    polishes it, so an unconverged MAP is not reported, and its tolerance is START_TOL:
+    the rule's first step moves q farther than Newton's last step would have moved the
+    MAP (on (1e5, 50) logistic: a KL of 2e-3 against 2e-5), and that step costs a pass."""
     from .._fit import fit
 
     total = problem.n if problem.s is None else float(problem.s.sum())
@@ -78,7 +84,7 @@ def map_start(problem: Problem, alpha: float) -> np.ndarray:
         warnings.simplefilter("ignore", UserWarning)
         res = fit(problem.X, problem.y, problem.model, method="newton", l2=alpha / total,
                   fit_intercept=problem.fit_intercept, sample_weight=problem.s,
-                  n_threads=problem.n_threads)
+                  tol=START_TOL, n_threads=problem.n_threads)
     K = problem.n_classes
     theta = np.reshape(res.coef, (-1, K))
     if problem.fit_intercept:
@@ -91,6 +97,23 @@ def laplace_start(problem: Problem, mean: np.ndarray, alpha: float) -> Gaussian:
     terms = problem.terms(mean)
     prior = Prior(alpha, problem.prior_mask, problem.null)
     return Gaussian.from_precision(mean, terms.hess + prior.precision())
+
+
+def kl_to_go(kls, lrs) -> float:
+    """The KL from the current q to the fixed point, estimated from the last two steps
+    when the rule contracts steadily: with KL_k the last step's and rho the contraction
+    sqrt(KL_k / KL_k-1) < 1/2 of the step lengths, the remaining steps sum to
+    sqrt(KL_k) rho / (1 - rho) in length, KL_k rho^2 / (1 - rho)^2 in KL. inf otherwise
+    (fewer than two steps, a step size changed since them, no clear contraction). Stopping on it
+    instead of on KL_k <= tol saves the rule's last pass: on (1e5, 50) logistic the steps'
+    KLs fall by ~1e-4 each, so one step earlier is still 1e-3 tol away."""
+    if len(kls) < 2 or not lrs[-1] == lrs[-2] == lrs[-3] or not (kls[-2] > 0):
+        return math.inf
+    ratio = kls[-1] / kls[-2]
+    if not ratio < 0.25:
+        return math.inf
+    rho = math.sqrt(ratio)
+    return kls[-1] * (rho / (1 - rho)) ** 2
 
 
 def run(problem: Problem, q: Gaussian, alpha: float, *, method="vi", auto=False, lr=1.0,
@@ -137,9 +160,13 @@ def run(problem: Problem, q: Gaussian, alpha: float, *, method="vi", auto=False,
             history["kl"].append(math.nan)
             message = "the objective is not finite (eta too large for the model?)"
             break
-        if last_kl <= tol and (not auto or last_dlog_alpha**2 <= tol):
+        to_go = kl_to_go(history["kl"], history["lr"])
+        if min(last_kl, to_go) <= tol and (not auto or last_dlog_alpha**2 <= tol):
             history["kl"].append(math.nan)
-            converged, message = True, f"converged: KL of the last step <= tol={tol:g}"
+            converged = True
+            message = (f"converged: KL of the last step <= tol={tol:g}" if last_kl <= tol else
+                       f"converged: KL still to go (last step's {last_kl:.2e} times its "
+                       f"contraction) {to_go:.2e} <= tol={tol:g}")
             break
         if n_iter == max_iter:
             history["kl"].append(math.nan)
