@@ -1,6 +1,6 @@
 """Held-out predictive quality of ngdx.bayes (issue 12's calibration target).
 
-    python bench/bayes_calibration.py            # prints the table
+    python bench/bayes_calibration.py            # prints the tables (50 splits: ~1 min)
     python bench/bayes_calibration.py --save     # writes bench/results/DATE-bayes-calibration.md
 
 Protocol. scikit-learn's ``load_breast_cancer`` (569 x 30), a fixed stratified split (70%
@@ -59,11 +59,11 @@ def scores(p, y):
     return dict(loglik=loglik, ece=ece(p, y), brier=float(np.mean((p - y) ** 2)))
 
 
-def evaluate(alpha):
-    """{method: scores} on the test rows, and the alpha used."""
+def evaluate(alpha, seed=0):
+    """{method: scores} on the test rows of split ``seed``, and the alpha used."""
     import ngdx
 
-    Xa, ya, Xb, yb = split()
+    Xa, ya, Xb, yb = split(seed)
     vi = ngdx.bayes.fit(Xa, ya, "logistic", prior_precision=alpha, tol=1e-10, max_iter=300)
     used = vi.prior_precision
     laplace = ngdx.bayes.fit(Xa, ya, "logistic", prior_precision=used, method="laplace")
@@ -76,7 +76,31 @@ def evaluate(alpha):
     return out, used, vi
 
 
-def report():
+def across_splits(alpha, n_splits):
+    """Lines of a table: over splits 0..n_splits-1, the variational predictive's score
+    minus the MAP's and Laplace's (mean +- standard error, and how often vi is better)."""
+    names = ("MAP plug-in", "Laplace")
+    diffs = {(m, k): [] for m in names for k in ("loglik", "ece")}
+    for seed in range(n_splits):
+        res, _, _ = evaluate(alpha, seed)
+        vi = res["variational (ngdx.bayes vi)"]
+        for m in names:
+            for k in ("loglik", "ece"):
+                diffs[m, k].append(vi[k] - res[m][k])
+    lines = [f"### prior precision {alpha!r}: vi minus the other, over {n_splits} splits", "",
+             "| against | test log-likelihood (higher: vi better) | vi better | "
+             "ECE (lower: vi better) | vi better |", "|---|---|---|---|---|"]
+    for m in names:
+        cells = []
+        for k, better in (("loglik", np.greater), ("ece", np.less)):
+            d = np.array(diffs[m, k])
+            cells += [f"{d.mean():+.5f} +- {d.std(ddof=1) / np.sqrt(len(d)):.5f}",
+                      f"{int(better(d, 0).sum())}/{len(d)}"]
+        lines.append(f"| {m} | " + " | ".join(cells) + " |")
+    return lines + [""]
+
+
+def report(n_splits=0):
     lines = ["# Held-out predictive quality: MAP, Laplace and variational posteriors", "",
              "`python bench/bayes_calibration.py`: load_breast_cancer, stratified 70/30 "
              "split (seed 0), standardized by the training rows; test rows: mean "
@@ -90,14 +114,22 @@ def report():
         lines += [f"| {name} | {s['loglik']:.5f} | {s['ece']:.5f} | {s['brier']:.5f} |"
                   for name, s in res.items()]
         lines.append("")
+    if n_splits:
+        lines += ["## Across splits", "",
+                  f"The same fits on the stratified splits with seeds 0..{n_splits - 1}: how "
+                  "the one split above compares with the spread of splits.", ""]
+        for alpha in (1.0, "auto"):
+            lines += across_splits(alpha, n_splits)
     return "\n".join(lines)
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--save", action="store_true", help="write bench/results/DATE-...md")
+    parser.add_argument("--splits", type=int, default=50,
+                        help="also compare over this many splits (0: the fixed split only)")
     args = parser.parse_args(argv)
-    text = report()
+    text = report(args.splits)
     print(text)
     if args.save:
         from compare import save_result
