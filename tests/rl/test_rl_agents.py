@@ -73,9 +73,12 @@ def test_trpo_measured_kl_is_the_kl_between_the_policies_on_the_batch():
         assert independent <= 0.01 * (1 + 1e-12)
 
 
-def test_a_fisher_without_curvature_is_recorded_and_leaves_the_policy():
-    agent = TRPO("CartPole-v1", n_steps=128, value_fn="linear", seed=0)
+@pytest.mark.parametrize("policy, solver", [("linear", "dense"), ("mlp", "cg")])
+def test_a_fisher_without_curvature_is_recorded_and_leaves_the_policy(policy, solver):
+    agent = TRPO("CartPole-v1", policy, n_steps=128, value_fn="linear", seed=0,
+                 fisher_solver=solver, hidden=(8,))
     agent.policy.fisher = lambda obs, theta: -np.eye(agent.policy.n_params)
+    agent.policy.fvp = lambda obs, theta, v: -v
     before = agent.theta.copy()
     agent.learn(256)
     assert (agent.history["failed"] == 1).all() and len(agent.failures) == 2

@@ -40,7 +40,7 @@ class PolicyGradient:
 
     algorithm = "base"
 
-    def __init__(self, env, policy="linear", *, hidden=(64, 64), activation="tanh",
+    def __init__(self, env, policy="mlp", *, hidden=(64, 64), activation="tanh",
                  gamma=0.99, gae_lambda=0.95, n_steps=2048, n_envs=1, value_fn="mlp",
                  normalize_advantage=True, seed=0, n_threads=None, verbose=0):
         self.config = dict(

@@ -17,7 +17,7 @@ MAX_SHRINKS = 10
 
 
 class _Natural(PolicyGradient):
-    def __init__(self, env, policy="linear", *, max_kl=0.01, fisher_solver="auto",
+    def __init__(self, env, policy="mlp", *, max_kl=0.01, fisher_solver="auto",
                  damping=1e-4, cg_iters=25, **kw):
         super().__init__(env, policy, **kw)
         self.max_kl = float(_positive(max_kl, "max_kl"))
@@ -52,10 +52,11 @@ class TRPO(_Natural):
         Discrete actions get a categorical policy, 1-D Box actions a diagonal Gaussian
         with a learned state-independent log standard deviation (actions clipped to the
         space when sent to the environment and by ``predict``).
-    policy : {"linear"}
-        The policy's map from observations: linear in [obs, 1].
+    policy : {"mlp", "linear"}
+        The policy's map from observations: an MLP of ngdx.nn (``hidden``, ``activation``;
+        its output layer starts near 0, a nearly uniform policy), or linear in [obs, 1].
     hidden, activation : tuple of int, str
-        The value function's MLP (``value_fn="mlp"``).
+        The hidden layers of the MLP policy and of the MLP value function.
     gamma, gae_lambda : float in [0, 1]
         Discount and GAE's lambda (sb3-contrib's defaults: 0.99, 0.95).
     n_steps : int
@@ -112,7 +113,7 @@ class TRPO(_Natural):
 
     algorithm = "TRPO"
 
-    def __init__(self, env, policy="linear", *, max_backtracks=10, **kw):
+    def __init__(self, env, policy="mlp", *, max_backtracks=10, **kw):
         super().__init__(env, policy, **kw)
         self.max_backtracks = int(_positive(max_backtracks, "max_backtracks",
                                             numbers.Integral, strict=False))
@@ -193,7 +194,7 @@ class VPG(PolicyGradient):
 
     algorithm = "VPG"
 
-    def __init__(self, env, policy="linear", *, lr=0.01, n_epochs=1, **kw):
+    def __init__(self, env, policy="mlp", *, lr=0.01, n_epochs=1, **kw):
         super().__init__(env, policy, **kw)
         self.lr = float(_positive(lr, "lr"))
         self.n_epochs = int(_positive(n_epochs, "n_epochs", numbers.Integral))
