@@ -11,7 +11,6 @@ from .._validation import check_choice
 from ._agent import PolicyGradient, _positive
 from ._step import SOLVERS, kl_scale, natural_direction
 
-
 #: NPG's shrinks of a step whose measured KL exceeds 1.5 max_kl, at most.
 MAX_SHRINKS = 10
 
@@ -29,10 +28,12 @@ class _Natural(PolicyGradient):
         return dict(max_kl=self.max_kl, fisher_solver=self.fisher_solver,
                     damping=self.damping, cg_iters=self.cg_iters)
 
-    def _direction(self, obs, actions, A):
+    def _full_step(self, obs, actions, A):
+        """(the natural-gradient step to the KL radius or None, why not)."""
         g = self.policy.grad(obs, actions, A, self.theta)
-        return natural_direction(self.policy, obs, self.theta, g, self.fisher_solver,
-                                 self.damping, self.cg_iters)
+        d = natural_direction(self.policy, obs, self.theta, g, self.fisher_solver,
+                              self.damping, self.cg_iters)
+        return (None, d.message) if d.s is None else (kl_scale(d.quad, self.max_kl) * d.s, "")
 
 
 class TRPO(_Natural):
@@ -122,10 +123,9 @@ class TRPO(_Natural):
         return dict(super()._extra_config(), max_backtracks=self.max_backtracks)
 
     def _update(self, obs, actions, A):
-        d = self._direction(obs, actions, A)
-        if d.s is None:
-            return dict(line_search_steps=-1.0, message=d.message)
-        full = kl_scale(d.quad, self.max_kl) * d.s
+        full, message = self._full_step(obs, actions, A)
+        if full is None:
+            return dict(line_search_steps=-1.0, message=message)
         old = self.policy.log_prob(obs, actions, self.theta)
         base = float(np.mean(A))  # the surrogate at theta_old (ratio 1)
         for k in range(self.max_backtracks + 1):
@@ -156,10 +156,9 @@ class NPG(_Natural):
     algorithm = "NPG"
 
     def _update(self, obs, actions, A):
-        d = self._direction(obs, actions, A)
-        if d.s is None:
-            return dict(line_search_steps=-1.0, message=d.message)
-        step = kl_scale(d.quad, self.max_kl) * d.s
+        step, message = self._full_step(obs, actions, A)
+        if step is None:
+            return dict(line_search_steps=-1.0, message=message)
         old = self.policy.log_prob(obs, actions, self.theta)
         kl = self.policy.kl(obs, self.theta, self.theta + step)
         shrunk = 0

@@ -16,9 +16,8 @@ from __future__ import annotations
 import numpy as np
 
 from .._config import resolve_threads
-from ..nn import MLP
-from ..nn import _passes
-from ._policy import LOG_2PI, log_softmax
+from ..nn import MLP, _passes
+from ._policy import Categorical, Gaussian
 
 #: The policy's output layer starts at this fraction of its random initialization, so
 #: that the first policy is nearly uniform (as sb3's orthogonal init with gain 0.01).
@@ -84,10 +83,8 @@ class _MLPPolicy:
         return F
 
 
-class MLPCategorical(_MLPPolicy):
+class MLPCategorical(Categorical, _MLPPolicy):
     """pi(a | s) = softmax(MLP(s))_a."""
-
-    kind = "categorical"
 
     def __init__(self, n_obs, n_actions, hidden=(64, 64), activation="tanh", n_threads=None,
                  seed=0):
@@ -103,19 +100,9 @@ class MLPCategorical(_MLPPolicy):
     def logits(self, obs, theta):
         return self._forward(obs, theta)
 
-    def log_probs(self, obs, theta):
-        return log_softmax(self.logits(obs, theta))
-
-    def log_prob(self, obs, actions, theta):
-        return self.log_probs(obs, theta)[np.arange(len(actions)), actions.astype(np.intp)]
-
     def grad(self, obs, actions, weights, theta):
         y = np.ascontiguousarray(actions, dtype=np.float64)
         return -self._grad_sum(obs, y, np.asarray(weights, dtype=np.float64), theta) / len(y)
-
-    def kl(self, obs, theta_old, theta_new):
-        lp, lq = self.log_probs(obs, theta_old), self.log_probs(obs, theta_new)
-        return float(np.mean(np.sum(np.exp(lp) * (lp - lq), axis=1)))
 
     def fisher(self, obs, theta):
         return self._fisher(obs, theta)
@@ -123,20 +110,10 @@ class MLPCategorical(_MLPPolicy):
     def fvp(self, obs, theta, v):
         return self._fvp(obs, theta, v)
 
-    def sample(self, obs, theta, rng):
-        P = np.exp(self.log_probs(obs, theta))
-        u = rng.random((P.shape[0], 1))
-        return np.minimum((np.cumsum(P, axis=1) < u).sum(axis=1), self.K - 1)
 
-    def mode(self, obs, theta):
-        return np.argmax(self.logits(obs, theta), axis=1)
-
-
-class MLPGaussian(_MLPPolicy):
+class MLPGaussian(Gaussian, _MLPPolicy):
     """pi(a | s) = N(MLP(s), diag(exp(2 log_std))), log_std learned, state-independent;
     theta = [the network's parameters, log_std]."""
-
-    kind = "gaussian"
 
     def __init__(self, n_obs, n_actions, hidden=(64, 64), activation="tanh", n_threads=None,
                  seed=0, log_std_init=0.0):
@@ -166,11 +143,6 @@ class MLPGaussian(_MLPPolicy):
     def mean(self, obs, theta):
         return self._forward(obs, self.split(theta)[0])
 
-    def log_prob(self, obs, actions, theta):
-        net, log_std = self.split(theta)
-        z = (actions.reshape(-1, self.K) - self._forward(obs, net)) * np.exp(-log_std)
-        return -0.5 * np.sum(z * z, axis=1) - float(log_std.sum()) - 0.5 * self.K * LOG_2PI
-
     def grad(self, obs, actions, weights, theta):
         net, log_std = self.split(theta)
         t = self._scaling(log_std)
@@ -181,12 +153,6 @@ class MLPGaussian(_MLPPolicy):
         r = (a - self._forward(obs, net)) * np.exp(-log_std)
         g_std = w @ (r * r - 1.0) / len(w)
         return np.concatenate([g_net, g_std])
-
-    def kl(self, obs, theta_old, theta_new):
-        (no, so), (nn_, sn) = self.split(theta_old), self.split(theta_new)
-        dm = (self._forward(obs, no) - self._forward(obs, nn_)) * np.exp(-sn)
-        per_dim = (sn - so) + 0.5 * (np.exp(2.0 * (so - sn)) - 1.0)
-        return float(per_dim.sum() + 0.5 * np.mean(np.sum(dm * dm, axis=1)))
 
     def fisher(self, obs, theta):
         net, log_std = self.split(theta)
@@ -201,11 +167,4 @@ class MLPGaussian(_MLPPolicy):
         t = self._scaling(log_std)
         top = t * self._fvp(obs, net * t, t * v[: self.n_net])
         return np.concatenate([top, 2.0 * v[self.n_net:]])
-
-    def sample(self, obs, theta, rng):
-        mu = self.mean(obs, theta)
-        return mu + np.exp(self.split(theta)[1]) * rng.standard_normal(mu.shape)
-
-    def mode(self, obs, theta):
-        return self.mean(obs, theta)
 

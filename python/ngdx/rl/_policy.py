@@ -36,12 +36,61 @@ def log_softmax(eta):
     return z - np.log(np.exp(z).sum(axis=1, keepdims=True))
 
 
-class LinearCategorical:
+class Categorical:
+    """What a categorical policy derives from its ``logits(obs, theta)`` (n, K)."""
+
+    kind = "categorical"
+
+    def log_probs(self, obs, theta):
+        """(n, K) log pi(. | s_i)."""
+        return log_softmax(self.logits(obs, theta))
+
+    def log_prob(self, obs, actions, theta):
+        return self.log_probs(obs, theta)[np.arange(len(actions)), actions.astype(np.intp)]
+
+    def kl(self, obs, theta_old, theta_new):
+        """mean_i KL(pi_old(. | s_i) || pi_new(. | s_i))."""
+        lp, lq = self.log_probs(obs, theta_old), self.log_probs(obs, theta_new)
+        return float(np.mean(np.sum(np.exp(lp) * (lp - lq), axis=1)))
+
+    def sample(self, obs, theta, rng):
+        P = np.exp(self.log_probs(obs, theta))
+        u = rng.random((P.shape[0], 1))
+        return np.minimum((np.cumsum(P, axis=1) < u).sum(axis=1), self.K - 1)
+
+    def mode(self, obs, theta):
+        return np.argmax(self.logits(obs, theta), axis=1)
+
+
+class Gaussian:
+    """What a diagonal Gaussian policy derives from ``mean(obs, theta)`` (n, K) and
+    ``split(theta)`` = (the mean's parameters, log_std)."""
+
+    kind = "gaussian"
+
+    def log_prob(self, obs, actions, theta):
+        log_std = self.split(theta)[1]
+        z = (actions.reshape(-1, self.K) - self.mean(obs, theta)) * np.exp(-log_std)
+        return -0.5 * np.sum(z * z, axis=1) - float(log_std.sum()) - 0.5 * self.K * LOG_2PI
+
+    def kl(self, obs, theta_old, theta_new):
+        so, sn = self.split(theta_old)[1], self.split(theta_new)[1]
+        dm = (self.mean(obs, theta_old) - self.mean(obs, theta_new)) * np.exp(-sn)
+        per_dim = (sn - so) + 0.5 * (np.exp(2.0 * (so - sn)) - 1.0)  # the same on every row
+        return float(per_dim.sum() + 0.5 * np.mean(np.sum(dm * dm, axis=1)))
+
+    def sample(self, obs, theta, rng):
+        mu = self.mean(obs, theta)
+        return mu + np.exp(self.split(theta)[1]) * rng.standard_normal(mu.shape)
+
+    def mode(self, obs, theta):
+        return self.mean(obs, theta)
+
+
+class LinearCategorical(Categorical):
     """pi(a | s) = softmax([s, 1] W)_a over K actions: the multinomial GLM, whose exact
     Fisher sum_i x_i x_i^T kron (diag p_i - p_i p_i^T) / n comes from the core's fused
     pass (the Gram kernel)."""
-
-    kind = "categorical"
 
     def __init__(self, n_obs: int, n_actions: int, n_threads=None):
         self.d, self.K = n_obs + 1, n_actions
@@ -54,13 +103,6 @@ class LinearCategorical:
     def logits(self, obs, theta):
         return features(obs) @ theta.reshape(self.d, self.K)
 
-    def log_probs(self, obs, theta):
-        """(n, K) log pi(. | s_i)."""
-        return log_softmax(self.logits(obs, theta))
-
-    def log_prob(self, obs, actions, theta):
-        return self.log_probs(obs, theta)[np.arange(len(actions)), actions.astype(np.intp)]
-
     def grad(self, obs, actions, weights, theta):
         """(1/n) sum_i w_i grad log pi(a_i | s_i) = X~^T (w (onehot - p)) / n."""
         X = features(obs)
@@ -68,11 +110,6 @@ class LinearCategorical:
         R = -P
         R[np.arange(len(actions)), actions.astype(np.intp)] += 1.0
         return (X.T @ (weights[:, None] * R)).ravel() / len(actions)
-
-    def kl(self, obs, theta_old, theta_new):
-        """mean_i KL(pi_old(. | s_i) || pi_new(. | s_i))."""
-        lp, lq = self.log_probs(obs, theta_old), self.log_probs(obs, theta_new)
-        return float(np.mean(np.sum(np.exp(lp) * (lp - lq), axis=1)))
 
     def fisher(self, obs, theta):
         """The exact Fisher of the mean log-likelihood (p, p), by the core's fused pass."""
@@ -89,21 +126,11 @@ class LinearCategorical:
         WU = P * (U - np.sum(P * U, axis=1, keepdims=True))
         return (X.T @ WU).ravel() / X.shape[0]
 
-    def sample(self, obs, theta, rng):
-        P = np.exp(self.log_probs(obs, theta))
-        u = rng.random((P.shape[0], 1))
-        return np.minimum((np.cumsum(P, axis=1) < u).sum(axis=1), self.K - 1)
 
-    def mode(self, obs, theta):
-        return np.argmax(self.logits(obs, theta), axis=1)
-
-
-class LinearGaussian:
+class LinearGaussian(Gaussian):
     """pi(a | s) = N([s, 1] W, diag(exp(2 log_std))), log_std learned and independent of
     s. Its Fisher is block diagonal: (X~^T X~ / n) kron diag(sigma^-2) on W (the core's
     Gram kernel) and 2 I on log_std."""
-
-    kind = "gaussian"
 
     def __init__(self, n_obs: int, n_actions: int, n_threads=None, log_std_init=0.0):
         self.d, self.K = n_obs + 1, n_actions
@@ -123,11 +150,6 @@ class LinearGaussian:
     def mean(self, obs, theta):
         return features(obs) @ self.split(theta)[0]
 
-    def log_prob(self, obs, actions, theta):
-        W, log_std = self.split(theta)
-        z = (actions.reshape(-1, self.K) - features(obs) @ W) * np.exp(-log_std)
-        return -0.5 * np.sum(z * z, axis=1) - float(log_std.sum()) - 0.5 * self.K * LOG_2PI
-
     def grad(self, obs, actions, weights, theta):
         W, log_std = self.split(theta)
         X = features(obs)
@@ -136,14 +158,6 @@ class LinearGaussian:
         g_mean = X.T @ (weights[:, None] * r * inv_var)
         g_std = weights @ (r * r * inv_var - 1.0)
         return np.concatenate([g_mean.ravel(), g_std]) / len(weights)
-
-    def kl(self, obs, theta_old, theta_new):
-        (Wo, so), (Wn, sn) = self.split(theta_old), self.split(theta_new)
-        X = features(obs)
-        dm = (X @ (Wo - Wn)) * np.exp(-sn)
-        ratio = np.exp(2.0 * (so - sn))
-        per_dim = (sn - so) + 0.5 * (ratio - 1.0)  # the covariance part, the same per row
-        return float(per_dim.sum() + 0.5 * np.mean(np.sum(dm * dm, axis=1)))
 
     def fisher(self, obs, theta):
         _, log_std = self.split(theta)
@@ -161,14 +175,6 @@ class LinearGaussian:
         V = v[: self.n_mean].reshape(self.d, self.K)
         top = (X.T @ (X @ V)) / X.shape[0] * np.exp(-2.0 * log_std)
         return np.concatenate([top.ravel(), 2.0 * v[self.n_mean:]])
-
-    def sample(self, obs, theta, rng):
-        _, log_std = self.split(theta)
-        mu = self.mean(obs, theta)
-        return mu + np.exp(log_std) * rng.standard_normal(mu.shape)
-
-    def mode(self, obs, theta):
-        return self.mean(obs, theta)
 
 
 def make_policy(name, observation_space, action_space, n_threads=None, hidden=(64, 64),
