@@ -1,4 +1,4 @@
-"""bench/compare_rl.py's pure parts: the hyperparameters, the solved step, the table and
+"""bench/compare_rl.py's and _rl_report.py's pure parts: the hyperparameters, the solved step, the table and
 the targets from fabricated runs, and "not installed" rows. No training here.
 
     python -m pytest bench/test_compare_rl.py --benchmark-disable
@@ -12,6 +12,7 @@ import pytest
 
 pytest.importorskip("gymnasium")
 
+import _rl_report as report  # noqa: E402
 import compare_rl  # noqa: E402
 
 
@@ -32,12 +33,12 @@ def run(evals=500.0, time=10.0, steps=100_000, episodes=None, kl=None, failed=No
 
 def summaries(ngdx_time=2.0, anchor_time=10.0, ngdx_eval=500.0, anchor_eval=500.0,
               kl=(0.005, 0.012), seeds=5, env_id="CartPole-v1"):
-    solved = compare_rl.ENVS[env_id]["solved"]
-    budget = compare_rl.ENVS[env_id]["budget"]
+    solved = report.ENVS[env_id]["solved"]
+    budget = report.ENVS[env_id]["budget"]
     ngdx = [run(ngdx_eval, ngdx_time, kl=list(kl)) for _ in range(seeds)]
     anchor = [run(anchor_eval, anchor_time) for _ in range(seeds)]
-    return {"ngdx TRPO": dict(compare_rl.summarize(ngdx, solved), budget=budget),
-            "sb3-contrib TRPO": dict(compare_rl.summarize(anchor, solved), budget=budget),
+    return {"ngdx TRPO": dict(report.summarize(ngdx, solved), budget=budget),
+            "sb3-contrib TRPO": dict(report.summarize(anchor, solved), budget=budget),
             "sb3 PPO": {"skipped": "not installed (stable_baselines3)"}}
 
 
@@ -48,7 +49,7 @@ def cells(lines, method):
 
 # ---------------------------------------------------------------------- hyperparameters
 def test_every_sb3_method_has_the_zoo_hyperparameters_of_every_env():
-    for env_id in compare_rl.ENVS:
+    for env_id in report.ENVS:
         assert env_id in compare_rl.NGDX
         for method in compare_rl.METHODS:
             if not method.startswith("ngdx"):
@@ -82,33 +83,33 @@ def test_solved_at_is_the_first_step_where_the_last_ten_episodes_reach_the_thres
                                                         for i in range(10, 30)]
     # episodes 10..19 are 500: the mean of the last ten is 500 at episode 19 (step 1900),
     # 9 x 500 / 10 = 450 just before it
-    assert compare_rl.solved_at(episodes, 475.0) == 1900
-    assert compare_rl.solved_at(episodes, 450.0) == 1800
-    assert compare_rl.solved_at(episodes, 501.0) is None
-    assert compare_rl.solved_at(episodes[:9], 0.0) is None  # fewer than ten episodes
-    assert compare_rl.solved_at([(5, -80.0)] * 10, -90.0) == 5  # negative thresholds
-    assert compare_rl.solved_at([(7, 475.0)] * 10, 475.0) == 7  # exactly at it
+    assert report.solved_at(episodes, 475.0) == 1900
+    assert report.solved_at(episodes, 450.0) == 1800
+    assert report.solved_at(episodes, 501.0) is None
+    assert report.solved_at(episodes[:9], 0.0) is None  # fewer than ten episodes
+    assert report.solved_at([(5, -80.0)] * 10, -90.0) == 5  # negative thresholds
+    assert report.solved_at([(7, 475.0)] * 10, 475.0) == 7  # exactly at it
 
 
 def test_running_mean_starts_at_the_tenth_episode():
     episodes = [(10 * i, float(i)) for i in range(1, 13)]
-    curve = compare_rl.running_mean(episodes)
+    curve = report.running_mean(episodes)
     assert curve == [(100, 5.5), (110, 6.5), (120, 7.5)]
 
 
 def test_ngdx_health_ignores_failed_updates_and_empty_batches():
     r = run(kl=[0.004, math.nan, 0.0149], failed=[0.0, 1.0, 0.0])
-    ratio, nonfinite, failed = compare_rl.ngdx_health(r)
+    ratio, nonfinite, failed = report.ngdx_health(r)
     assert ratio == pytest.approx(1.49) and not nonfinite and failed == 1
     r["history"]["surrogate_gain"][0] = math.inf  # not in a failed update
-    assert compare_rl.ngdx_health(r)[1]
-    assert compare_rl.ngdx_health(run(evals=math.nan, kl=[0.001]))[1]
-    assert compare_rl.ngdx_health(run()) == (None, False, 0)  # an sb3 run
+    assert report.ngdx_health(r)[1]
+    assert report.ngdx_health(run(evals=math.nan, kl=[0.001]))[1]
+    assert report.ngdx_health(run()) == (None, False, 0)  # an sb3 run
 
 
 # ---------------------------------------------------------------------- the report
 def test_table_reports_return_solved_steps_times_and_the_speed_ratio():
-    lines = compare_rl.table("CartPole-v1", summaries(), 100_000)
+    lines = report.table("CartPole-v1", summaries(), 100_000)
     assert lines[0].startswith("### CartPole-v1 (solved: 475; 100,000 steps)")
     ngdx = cells(lines, "ngdx TRPO")
     assert ngdx[0] == "500.0 ± 0.0"
@@ -120,9 +121,16 @@ def test_table_reports_return_solved_steps_times_and_the_speed_ratio():
     assert cells(lines, "sb3 PPO")[0] == "not installed (stable_baselines3)"
 
 
+def test_runs_disturbed_by_other_processes_are_named():
+    s = summaries()
+    assert not any("Disturbed" in line for line in report.table("CartPole-v1", s, 1))
+    s["sb3-contrib TRPO"]["foreign"] = 0.4
+    assert report.table("CartPole-v1", s, 1)[-1].endswith(": sb3-contrib TRPO 40%.")
+
+
 def test_a_failed_seed_is_counted_and_an_all_failed_method_shows_its_error():
-    s = compare_rl.summarize([run(), {"error": "boom"}], 475.0)
-    lines = compare_rl.table("CartPole-v1", {"sb3 A2C": s, "sb3 PPO": compare_rl.summarize(
+    s = report.summarize([run(), {"error": "boom"}], 475.0)
+    lines = report.table("CartPole-v1", {"sb3 A2C": s, "sb3 PPO": report.summarize(
         [{"error": "timeout after 9 s"}], 475.0)}, 100_000)
     assert "(1 of 2 seeds failed)" in cells(lines, "sb3 A2C")[0]
     assert cells(lines, "sb3 PPO")[0] == "error: timeout after 9 s"
@@ -130,7 +138,7 @@ def test_a_failed_seed_is_counted_and_an_all_failed_method_shows_its_error():
 
 def test_targets_are_met_from_the_numbers():
     results = {"CartPole-v1": summaries()}
-    text = "\n".join(compare_rl.targets(results))
+    text = "\n".join(report.targets(results))
     assert "5 of 5 seeds — **met**" in text
     assert "5.00x, return 500.0 vs 500.0 — **met**" in text
     assert "largest KL / max_kl 1.20 over 5 runs — **met**" in text
@@ -138,20 +146,27 @@ def test_targets_are_met_from_the_numbers():
 
 
 def test_targets_not_met_when_slower_worse_or_over_the_kl_bound():
-    slow = "\n".join(compare_rl.targets({"CartPole-v1": summaries(ngdx_time=5.0)}))
+    slow = "\n".join(report.targets({"CartPole-v1": summaries(ngdx_time=5.0)}))
     assert "2.00x" in slow and "**not met**" in slow
-    worse = "\n".join(compare_rl.targets({"CartPole-v1": summaries(ngdx_eval=400.0,
+    worse = "\n".join(report.targets({"CartPole-v1": summaries(ngdx_eval=400.0,
                                                                     anchor_eval=450.0)}))
     assert "0 of 5 seeds — **not met**" in worse
     assert "5.00x, return 400.0 vs 450.0 — **not met**" in worse
-    kl = "\n".join(compare_rl.targets({"CartPole-v1": summaries(kl=(0.02,))}))
+    kl = "\n".join(report.targets({"CartPole-v1": summaries(kl=(0.02,))}))
     assert "largest KL / max_kl 2.00 over 5 runs — **not met**" in kl
+
+
+def test_the_speed_target_is_not_judged_on_disturbed_times():
+    s = summaries()
+    s["ngdx TRPO"]["foreign"] = 0.5
+    text = "\n".join(report.targets({"CartPole-v1": s}))
+    assert "5.00x, return 500.0 vs 500.0 — not judged (times disturbed by other processes)." in text
 
 
 def test_targets_of_acrobot_use_the_mean_over_seeds_and_say_a_short_budget():
     s = summaries(env_id="Acrobot-v1", ngdx_eval=-85.0, anchor_eval=-100.0)
     s["ngdx TRPO"]["budget"] = 10_000
-    text = "\n".join(compare_rl.targets({"Acrobot-v1": s}))
+    text = "\n".join(report.targets({"Acrobot-v1": s}))
     assert ("Acrobot-v1: evaluation return ≥ -90 within 100,000 steps (mean over seeds): "
             "-85.0, 5 of 5 seeds (this run: 10,000 steps) — **met**") in text
     assert "return -85.0 vs -100.0 — **met**" in text
