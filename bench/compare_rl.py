@@ -5,10 +5,11 @@ on CartPole-v1, Acrobot-v1 and Pendulum-v1 (issue 13), one subprocess per traini
     python bench/compare_rl.py --quick             # CartPole, 1e4 steps, 1 seed: a smoke run
     python bench/compare_rl.py --envs CartPole-v1 --seeds 3 --save
 
-The anchors are optional and never ngdx dependencies: install them next to the CPU torch
-of your platform, e.g. ``pip install "stable-baselines3>=2.3" "sb3-contrib>=2.3"
-"gymnasium>=1.1"`` after ``pip install torch --index-url https://download.pytorch.org/whl/cpu``
-(plain PyPI gives Linux a CUDA build of torch, gigabytes of it). A method whose library
+The anchors are optional and never ngdx dependencies: ``pip install ".[bench]"`` brings
+them (stable-baselines3, sb3-contrib, gymnasium, torch), or ``pip install
+"stable-baselines3>=2.3" "sb3-contrib>=2.3" "gymnasium>=1.1"`` beside an installed torch
+(on Linux the default torch wheel is a CUDA build with gigabytes of CUDA libraries; a
+CPU-only build, from PyTorch's CPU wheel index, is enough here). A method whose library
 is missing gets a "not installed" row.
 
 Protocol. Each (env, method, seed) trains in its own process with ``--threads`` threads
