@@ -57,7 +57,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from _machine import CpuMeter  # noqa: E402
 from _rl_report import ANCHOR, ENVS, save_curves, summarize, table, targets  # noqa: E402
-from compare import cpu_model, run_script, write_report  # noqa: E402
+from compare import add_child_arguments, cpu_model, run_script, write_report  # noqa: E402
 
 QUICK_BUDGET = 10_000
 METHODS = ("ngdx TRPO", "ngdx NPG", "ngdx VPG", "sb3-contrib TRPO", "sb3 PPO", "sb3 A2C")
@@ -256,11 +256,8 @@ def main(argv=None):
     parser.add_argument("--seeds", type=int, default=None, help="default 5 (1 with --quick)")
     parser.add_argument("--policy", choices=("mlp", "linear"), default="mlp",
                         help="ngdx's policy (default mlp (64, 64) tanh)")
-    parser.add_argument("--threads", type=int, default=2, help="of every method (default 2)")
-    parser.add_argument("--timeout", type=int, default=3600, help="seconds per run")
-    parser.add_argument("--save", action="store_true", help="write bench/results/DATE-...md")
     parser.add_argument("--out", help="write the report to this file")
-    parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
+    add_child_arguments(parser)  # --threads (2), --timeout (s per run), --save, --child
     parser.add_argument("--method", help=argparse.SUPPRESS)
     parser.add_argument("--env", help=argparse.SUPPRESS)
     parser.add_argument("--seed", type=int, help=argparse.SUPPRESS)

@@ -1,5 +1,6 @@
-"""bench/compare_rl.py's and _rl_report.py's pure parts: the hyperparameters, the solved step, the table and
-the targets from fabricated runs, and "not installed" rows. No training here.
+"""bench/compare_rl.py's and _rl_report.py's pure parts: the hyperparameters, the solved
+step, the table and the targets from fabricated runs, and "not installed" rows. No
+training here.
 
     python -m pytest bench/test_compare_rl.py --benchmark-disable
 """
