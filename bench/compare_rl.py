@@ -297,9 +297,9 @@ def main(argv=None):
         part = table(env_id, results[env_id], budget)
         print("\n".join(part), flush=True)
         lines += part + [""]
-    lines += targets(results)
-    report = "\n".join(lines) + "\n"
-    print("\n".join(lines[-6:]))
+    verdicts = targets(results)
+    print("\n".join(verdicts), flush=True)
+    report = "\n".join(lines + verdicts) + "\n"
     name = "compare-rl-quick" if args.quick else "compare-rl"
     write_report(report, args.out, name if args.save else None)
     if args.save:
