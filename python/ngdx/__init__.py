@@ -45,7 +45,7 @@ from ._result import FitResult
 from ._summary import Summary
 from ._validation import PerformanceWarning
 from ._config import get_num_threads, set_num_threads
-from . import bayes, nn, plot
+from . import bayes, nn, plot, rl
 
 if TYPE_CHECKING:  # resolved on first use by __getattr__ below; named here for type checkers
     from ._estimators import NGDClassifier, NGDRegressor
@@ -75,6 +75,7 @@ __all__ = [
     "loss",
     "natural_gradient",
     "nn",
+    "rl",
     "scores",
     "set_num_threads",
     "value_grad_curvature",

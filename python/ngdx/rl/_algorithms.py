@@ -1,0 +1,215 @@
+"""TRPO, the natural policy gradient and the vanilla policy gradient."""
+
+from __future__ import annotations
+
+import math
+import numbers
+
+import numpy as np
+
+from .._validation import check_choice
+from ._agent import PolicyGradient, _positive
+from ._step import SOLVERS, kl_scale, natural_direction
+
+
+class _Natural(PolicyGradient):
+    def __init__(self, env, policy="linear", *, max_kl=0.01, fisher_solver="auto",
+                 damping=1e-4, cg_iters=50, **kw):
+        super().__init__(env, policy, **kw)
+        self.max_kl = float(_positive(max_kl, "max_kl"))
+        self.fisher_solver = check_choice(fisher_solver, "fisher_solver", SOLVERS)
+        self.damping = float(_positive(damping, "damping", strict=False))
+        self.cg_iters = int(_positive(cg_iters, "cg_iters", numbers.Integral))
+
+    def _extra_config(self):
+        return dict(max_kl=self.max_kl, fisher_solver=self.fisher_solver,
+                    damping=self.damping, cg_iters=self.cg_iters)
+
+    def _direction(self, obs, actions, A):
+        g = self.policy.grad(obs, actions, A, self.theta)
+        return natural_direction(self.policy, obs, self.theta, g, self.fisher_solver,
+                                 self.damping, self.cg_iters)
+
+
+class TRPO(_Natural):
+    """Trust-region policy optimization (Schulman et al., 2015) with the exact Fisher.
+
+    Each update maximizes the surrogate mean_i [pi(a_i|s_i) / pi_old(a_i|s_i)] A_i subject
+    to the mean KL(pi_old || pi) <= max_kl: the natural-gradient direction s = F^-1 g
+    scaled to the KL radius, sqrt(2 max_kl / s^T F s) s, then halved (at most
+    ``max_backtracks`` times) until the surrogate improves and the *measured* mean KL over
+    the batch is within max_kl. A failed line search, s^T F s <= 0 or a non-finite value
+    leaves the policy unchanged and is recorded (``history["failed"]``, ``failures``).
+
+    Parameters
+    ----------
+    env : str, gymnasium.Env or callable
+        A Gymnasium id (``"CartPole-v1"``), an environment, or a function returning one.
+        Discrete actions get a categorical policy, 1-D Box actions a diagonal Gaussian
+        with a learned state-independent log standard deviation (actions clipped to the
+        space when sent to the environment and by ``predict``).
+    policy : {"linear"}
+        The policy's map from observations: linear in [obs, 1].
+    hidden, activation : tuple of int, str
+        The value function's MLP (``value_fn="mlp"``).
+    gamma, gae_lambda : float in [0, 1]
+        Discount and GAE's lambda (sb3-contrib's defaults: 0.99, 0.95).
+    n_steps : int
+        Environment steps per environment and update (a batch is n_steps x n_envs).
+    n_envs : int
+        Copies of the environment stepped together (Gymnasium's SyncVectorEnv).
+    value_fn : {"mlp", "linear"}
+        The baseline V(s), refitted to each batch's GAE returns by ngdx: an MLP trained by
+        K-FAC (20 steps from its previous parameters), or ridge regression.
+    normalize_advantage : bool
+        Standardize each batch's advantages.
+    seed : int
+        Seeds the environments (seed + i for copy i), the action draws and the value
+        function's initialization: a run is reproducible for a thread count.
+    n_threads : int, optional
+        Threads of the compiled core.
+    verbose : int
+        1 prints a line per update.
+
+    max_kl : float
+        The KL radius of an update: the measured mean KL(pi_old || pi_new) over the batch's
+        states.
+    fisher_solver : {"auto", "dense", "cg"}
+        How F s = g is solved, F the exact Fisher of the policy on the batch's states:
+        "dense" forms F (the Gram kernel of the core) and factors it by Cholesky, "cg" runs
+        conjugate gradient on exact Fisher-vector products; "auto" is dense up to 1024
+        parameters.
+    damping : float
+        F + damping * scale * I, scale the Fisher's (its mean diagonal; for cg its Rayleigh
+        quotient along g).
+    cg_iters : int
+        Conjugate-gradient iterations at most.
+    max_backtracks : int
+        Halvings of the step the line search may try.
+
+    Attributes
+    ----------
+    history : dict of 1-D arrays, one entry per update
+        "timesteps", "mean_return" (of the training episodes that finished in the batch;
+        NaN when none did), "kl" (the measured mean KL of the update taken, 0 when none),
+        "surrogate_gain", "line_search_steps" (halvings; -1 when the search failed),
+        "time" (seconds since ``learn`` started), "failed" (1 when no step was taken).
+    failures : list of (update index, message)
+    theta : ndarray
+        The policy's parameters (``policy`` describes their layout).
+
+    Examples
+    --------
+    >>> import ngdx
+    >>> agent = ngdx.rl.TRPO("CartPole-v1", n_steps=256, value_fn="linear", seed=0)
+    >>> bool(agent.learn(1024).history["kl"].max() <= 0.01)
+    True
+    """
+
+    algorithm = "TRPO"
+
+    def __init__(self, env, policy="linear", *, max_backtracks=10, **kw):
+        super().__init__(env, policy, **kw)
+        self.max_backtracks = int(_positive(max_backtracks, "max_backtracks",
+                                            numbers.Integral, strict=False))
+
+    def _extra_config(self):
+        return dict(super()._extra_config(), max_backtracks=self.max_backtracks)
+
+    def _update(self, obs, actions, A):
+        d = self._direction(obs, actions, A)
+        if d.s is None:
+            return dict(line_search_steps=-1.0, message=d.message)
+        full = kl_scale(d.quad, self.max_kl) * d.s
+        old = self.policy.log_prob(obs, actions, self.theta)
+        base = float(np.mean(A))  # the surrogate at theta_old (ratio 1)
+        for k in range(self.max_backtracks + 1):
+            trial = self.theta + 0.5**k * full
+            gain = self.surrogate(obs, actions, A, old, trial) - base
+            kl = self.policy.kl(obs, self.theta, trial)
+            if math.isfinite(gain) and math.isfinite(kl) and gain > 0 and kl <= self.max_kl:
+                self.theta = trial
+                return dict(kl=kl, surrogate_gain=gain, line_search_steps=float(k))
+        return dict(line_search_steps=-1.0,
+                    message=f"the line search found no step within max_kl={self.max_kl:g} "
+                            f"that improves the surrogate ({self.max_backtracks} halvings)")
+
+
+class NPG(_Natural):
+    """The natural policy gradient (Kakade, 2001): the step
+    sqrt(2 max_kl / g^T F^-1 g) F^-1 g, no line search.
+
+    The quadratic model of the KL sets the step; the KL actually reached is measured and
+    recorded. Where it exceeds 1.5 max_kl (the model is poor far from theta), the step is
+    shrunk once by sqrt(max_kl / KL) (``line_search_steps`` 1), so that no update moves
+    the policy much beyond the radius. Parameters, attributes and failures as in
+    [`TRPO`][ngdx.rl.TRPO], without ``max_backtracks``.
+    """
+
+    algorithm = "NPG"
+
+    def _update(self, obs, actions, A):
+        d = self._direction(obs, actions, A)
+        if d.s is None:
+            return dict(line_search_steps=-1.0, message=d.message)
+        step = kl_scale(d.quad, self.max_kl) * d.s
+        old = self.policy.log_prob(obs, actions, self.theta)
+        kl = self.policy.kl(obs, self.theta, self.theta + step)
+        shrunk = 0.0
+        if not math.isfinite(kl) or kl > 1.5 * self.max_kl:
+            step *= math.sqrt(self.max_kl / kl) if math.isfinite(kl) else 0.1
+            kl, shrunk = self.policy.kl(obs, self.theta, self.theta + step), 1.0
+        if not math.isfinite(kl):
+            return dict(line_search_steps=-1.0, message="the step's KL is not finite")
+        gain = self.surrogate(obs, actions, A, old, self.theta + step) - float(np.mean(A))
+        self.theta = self.theta + step
+        return dict(kl=kl, surrogate_gain=gain, line_search_steps=shrunk)
+
+
+class VPG(PolicyGradient):
+    """The vanilla policy gradient (REINFORCE with a GAE baseline; Williams, 1992), the
+    baseline of the natural methods: Adam steps along the gradient of the mean of
+    log pi(a_i|s_i) A_i.
+
+    Parameters and attributes as in [`TRPO`][ngdx.rl.TRPO], without ``max_kl``,
+    ``fisher_solver``, ``damping``, ``cg_iters`` and ``max_backtracks``, and with:
+
+    Parameters
+    ----------
+    lr : float
+        Adam's step size.
+    n_epochs : int
+        Adam steps per batch (the first along the policy gradient, the next ones on the
+        importance-weighted surrogate).
+    """
+
+    algorithm = "VPG"
+
+    def __init__(self, env, policy="linear", *, lr=0.01, n_epochs=1, **kw):
+        super().__init__(env, policy, **kw)
+        self.lr = float(_positive(lr, "lr"))
+        self.n_epochs = int(_positive(n_epochs, "n_epochs", numbers.Integral))
+        self._m = np.zeros_like(self.theta)
+        self._v = np.zeros_like(self.theta)
+        self._t = 0
+
+    def _extra_config(self):
+        return dict(lr=self.lr, n_epochs=self.n_epochs)
+
+    def _update(self, obs, actions, A):
+        old = self.policy.log_prob(obs, actions, self.theta)
+        theta = self.theta
+        for _ in range(self.n_epochs):
+            ratio = np.exp(self.policy.log_prob(obs, actions, theta) - old)
+            g = self.policy.grad(obs, actions, ratio * A, theta)
+            if not np.isfinite(g).all():
+                return dict(message="the policy gradient is not finite")
+            self._t += 1
+            self._m = 0.9 * self._m + 0.1 * g
+            self._v = 0.999 * self._v + 0.001 * g * g
+            mh, vh = self._m / (1 - 0.9**self._t), self._v / (1 - 0.999**self._t)
+            theta = theta + self.lr * mh / (np.sqrt(vh) + 1e-8)
+        kl = self.policy.kl(obs, self.theta, theta)
+        gain = self.surrogate(obs, actions, A, old, theta) - float(np.mean(A))
+        self.theta = theta
+        return dict(kl=kl, surrogate_gain=gain)
