@@ -181,3 +181,33 @@ def test_a_missing_library_skips_its_rows(tmp_path, monkeypatch):
     for method in compare_rl.METHODS:
         assert cells(report.splitlines(), method)[0] == "not installed (sb3_contrib)"
     assert "not run" in report
+
+
+# ---------------------------------------------------------------------- the child's parts
+def test_the_episode_log_counts_steps_and_returns_over_every_copy():
+    log = compare_rl.EpisodeLog()
+    make = log.factory("CartPole-v1")
+    lengths = []
+    for seed in (0, 1):  # two copies, one episode each
+        env, done = make(), False
+        env.reset(seed=seed)
+        lengths.append(0)
+        while not done:
+            _, _, terminated, truncated, _ = env.step(0)
+            lengths[-1] += 1
+            done = terminated or truncated
+    snap = log.snapshot()
+    assert snap["steps"] == sum(lengths)
+    # CartPole pays 1 a step: an episode's return is its length
+    assert sorted(r for _, r in snap["episodes"]) == sorted(float(n) for n in lengths)
+    assert [s for s, _ in snap["episodes"]] == [lengths[0], sum(lengths)]
+
+
+def test_play_seeds_episodes_as_ngdx_evaluate_does():
+    """The evaluation protocol is the same for every library: ngdx's evaluate(seed=1000 +
+    seed) and play(seed) give the same returns for the same policy."""
+    ngdx_rl = pytest.importorskip("ngdx.rl")
+    agent = ngdx_rl.TRPO("CartPole-v1", policy="linear", n_steps=256, value_fn="linear",
+                         seed=0).learn(512)  # a policy that looks at the state
+    mean, _ = agent.evaluate(n_episodes=compare_rl.EVAL_EPISODES, seed=1000 + 3)
+    assert compare_rl.play("CartPole-v1", agent.predict, 3) == mean
