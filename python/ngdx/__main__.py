@@ -2,7 +2,8 @@
 
 ``python -m ngdx demo`` fits an ill-conditioned regression with every method, prints a
 table and writes a convergence plot (``--model mlp``: a small network trained by K-FAC,
-the exact Fisher, Adam and gradient descent); ``python -m ngdx info`` says how ngdx was built.
+the exact Fisher, Adam and gradient descent; ``--model rl``: TRPO, NPG and VPG on
+CartPole-v1); ``python -m ngdx info`` says how ngdx was built.
 """
 
 from __future__ import annotations
@@ -34,12 +35,24 @@ def int_at_least(low):
     return parse
 
 
+def demo_rl(args):
+    """``demo --model rl``; exit code 2, with the extra to install, without gymnasium."""
+    from ._demo_rl import MISSING_GYMNASIUM, has_gymnasium, run_rl
+
+    if not has_gymnasium():
+        print(f"ngdx demo: {MISSING_GYMNASIUM}", file=sys.stderr)
+        return 2
+    run_rl(steps=args.steps, seed=args.seed, out=args.out, verbose=args.verbose)
+    return 0
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="ngdx", description="natural gradient descent")
     commands = parser.add_subparsers(dest="command")
     demo = commands.add_parser("demo", help="compare the optimizers on a synthetic problem")
-    demo.add_argument("--model", default="logistic", choices=ngdx.MODELS + ("mlp",),
-                      help="a GLM, or 'mlp': a (d, 32, 3) tanh network")
+    demo.add_argument("--model", default="logistic", choices=ngdx.MODELS + ("mlp", "rl"),
+                      help="a GLM, 'mlp': a (d, 32, 3) tanh network, or 'rl': TRPO, NPG "
+                           "and VPG on CartPole-v1")
     demo.add_argument("--n", type=int_at_least(1), default=None,
                       help="rows (default 20000; 1000 for mlp)")
     demo.add_argument("--d", type=int_at_least(1), default=None,
@@ -48,6 +61,8 @@ def main(argv=None):
     demo.add_argument("--out", default=".", help="folder for the plot (default: here)")
     demo.add_argument("--max-iter", type=int_at_least(1), default=None,
                       help="per method (default 1000; 100 for mlp)")
+    demo.add_argument("--steps", type=int_at_least(1), default=50_000,
+                      help="rl: environment steps per method (default 50000)")
     demo.add_argument("--verbose", type=int, default=0, choices=(0, 1, 2),
                       help="1 or 2: per-iteration lines")
     commands.add_parser("info", help="version, OpenMP, threads and Gram kernel")
@@ -56,6 +71,8 @@ def main(argv=None):
         from ._demo import run, run_mlp
 
         info()
+        if args.model == "rl":
+            return demo_rl(args)
         mlp = args.model == "mlp"
         n = args.n or (1000 if mlp else 20000)
         d = args.d or (10 if mlp else 20)

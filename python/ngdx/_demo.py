@@ -10,6 +10,7 @@ import numpy as np
 
 from ._fit import fit
 from ._result import convergence_warning
+from .plot import convergence
 
 #: (label, keyword arguments of ngdx.fit) of every method the demo compares.
 METHODS = [
@@ -135,15 +136,8 @@ def _table(methods, fit_one, passes=False):
 
 
 def _plot(results, labels, out, filename, title, suboptimality=True):
-    try:
-        import matplotlib
-
-        matplotlib.use("Agg")  # the demo writes a file: no window, works without a display
-        from .plot import _pyplot, convergence
-
-        plt = _pyplot()
-    except ImportError as exc:
-        print(f"\nno plot: {exc}")
+    plt = _pyplot_or_none()
+    if plt is None:
         return None
     fig, axes = plt.subplots(1, 2, figsize=(12, 4.5))
     what = "objective - best" if suboptimality else "training loss"
@@ -152,13 +146,32 @@ def _plot(results, labels, out, filename, title, suboptimality=True):
         if not suboptimality:
             ax.set_yscale("log")
         ax.set_title(f"{what}, by {'iteration' if x == 'iteration' else 'wall time'}")
+    return _save_figure(plt, fig, title, out, filename, "convergence plot")
+
+
+def _pyplot_or_none():
+    """matplotlib.pyplot on the Agg backend, or None (saying why) without matplotlib."""
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")  # the demo writes a file: no window, works without a display
+        from .plot import _pyplot
+
+        return _pyplot()
+    except ImportError as exc:
+        print(f"\nno plot: {exc}")
+        return None
+
+
+def _save_figure(plt, fig, title, out, filename, what):
+    """Titles, lays out, writes and closes ``fig`` as out/filename; its absolute path."""
     fig.suptitle(title)
     fig.tight_layout()
     os.makedirs(out, exist_ok=True)
     path = os.path.abspath(os.path.join(out, filename))
     fig.savefig(path, dpi=110)
     plt.close(fig)
-    print(f"\nconvergence plot written to {path}")
+    print(f"\n{what} written to {path}")
     return path
 
 

@@ -35,8 +35,10 @@ def test_gae_by_hand():
 
 @pytest.mark.parametrize("cls", [TRPO, NPG])
 @pytest.mark.parametrize("env", ["CartPole-v1", "Pendulum-v1"])
-def test_every_update_is_within_the_kl_radius(cls, env):
-    agent = cls(env, n_steps=256, n_envs=2, max_kl=0.01, value_fn="linear", seed=1)
+@pytest.mark.parametrize("policy", ["linear", "mlp"])
+def test_every_update_is_within_the_kl_radius(cls, env, policy):
+    agent = cls(env, policy, n_steps=256, n_envs=2, max_kl=0.01, value_fn="linear", seed=1,
+                hidden=(16, 16))
     agent.learn(256 * 2 * 6)
     h = agent.history
     assert len(h["timesteps"]) == 6 and h["timesteps"][-1] == 3072
@@ -71,9 +73,12 @@ def test_trpo_measured_kl_is_the_kl_between_the_policies_on_the_batch():
         assert independent <= 0.01 * (1 + 1e-12)
 
 
-def test_a_fisher_without_curvature_is_recorded_and_leaves_the_policy():
-    agent = TRPO("CartPole-v1", n_steps=128, value_fn="linear", seed=0)
+@pytest.mark.parametrize("policy, solver", [("linear", "dense"), ("mlp", "cg")])
+def test_a_fisher_without_curvature_is_recorded_and_leaves_the_policy(policy, solver):
+    agent = TRPO("CartPole-v1", policy, n_steps=128, value_fn="linear", seed=0,
+                 fisher_solver=solver, hidden=(8,))
     agent.policy.fisher = lambda obs, theta: -np.eye(agent.policy.n_params)
+    agent.policy.fvp = lambda obs, theta, v: -v
     before = agent.theta.copy()
     agent.learn(256)
     assert (agent.history["failed"] == 1).all() and len(agent.failures) == 2
@@ -106,13 +111,15 @@ def test_non_finite_rewards_are_recorded_and_never_reach_the_parameters(cls):
 
 
 @pytest.mark.parametrize("cls", [TRPO, NPG, VPG])
-def test_a_seed_gives_the_same_run(cls):
-    runs = [cls("CartPole-v1", n_steps=128, n_envs=2, value_fn="mlp", seed=7).learn(768)
-            for _ in range(2)]
+@pytest.mark.parametrize("policy", ["linear", "mlp"])
+def test_a_seed_gives_the_same_run(cls, policy):
+    runs = [cls("CartPole-v1", policy, n_steps=128, n_envs=2, value_fn="mlp", seed=7,
+                hidden=(16, 16)).learn(768) for _ in range(2)]
     np.testing.assert_array_equal(runs[0].theta, runs[1].theta)
     for k in ("mean_return", "kl", "surrogate_gain", "line_search_steps"):
         np.testing.assert_array_equal(runs[0].history[k], runs[1].history[k])
-    other = cls("CartPole-v1", n_steps=128, n_envs=2, value_fn="mlp", seed=8).learn(768)
+    other = cls("CartPole-v1", policy, n_steps=128, n_envs=2, value_fn="mlp", seed=8,
+                hidden=(16, 16)).learn(768)
     assert not np.array_equal(other.theta, runs[0].theta)
 
 
@@ -186,4 +193,12 @@ def test_trpo_linear_policy_solves_cartpole_within_1e5_steps():
     # 128 steps each (the same 1024 per update); issue 13: at least 2 of 3 seeds
     solved = [solves_cartpole(seed, n_steps=128, n_envs=8, gae_lambda=0.98, value_fn="mlp")
               for seed in (0, 1, 2)]
+    assert sum(solved) >= 2, solved
+
+
+def test_trpo_mlp_policy_solves_cartpole_within_1e5_steps():
+    # the same with a (64, 64) tanh MLP policy (conjugate gradient on exact Fisher-vector
+    # products: 4610 parameters)
+    solved = [solves_cartpole(seed, policy="mlp", n_steps=128, n_envs=8, gae_lambda=0.98,
+                              value_fn="mlp") for seed in (0, 1, 2)]
     assert sum(solved) >= 2, solved

@@ -131,3 +131,37 @@ def test_conjugate_gradient_solves_spd_systems():
     b = rng.normal(size=20)
     x = conjugate_gradient(lambda v: A @ v, b, 200, 1e-14)
     np.testing.assert_allclose(A @ x, b, rtol=1e-9, atol=1e-9)
+
+
+def mlp_batch(kind, n=200, d=3, K=2, seed=0):
+    from ngdx.rl._mlp_policy import MLPCategorical, MLPGaussian
+
+    rng = np.random.default_rng(seed)
+    obs = rng.normal(size=(n, d))
+    cls = MLPCategorical if kind == "categorical" else MLPGaussian
+    pol = cls(d, K, hidden=(5, 4), activation="tanh", n_threads=2, seed=seed)
+    theta = pol.init(rng)
+    theta[: pol.n_net] += rng.normal(scale=0.5, size=pol.n_net)  # away from the near-uniform start
+    if kind == "gaussian":
+        theta[pol.n_net:] = [0.3, -0.5]
+    return pol, obs, pol.sample(obs, theta, rng), theta, rng
+
+
+@pytest.mark.parametrize("kind", ["categorical", "gaussian"])
+def test_mlp_policy_grad_fisher_and_fvp_against_finite_differences(kind):
+    pol, obs, actions, theta, rng = mlp_batch(kind)
+    w = rng.normal(size=len(obs))
+    g = pol.grad(obs, actions, w, theta)
+    f = lambda t: float(np.mean(w * pol.log_prob(obs, actions, t)))  # noqa: E731
+    eps = 1e-6
+    fd = np.array([(f(theta + eps * e) - f(theta - eps * e)) / (2 * eps)
+                   for e in np.eye(pol.n_params)])
+    np.testing.assert_allclose(g, fd, rtol=1e-5, atol=1e-8)
+    F = pol.fisher(obs, theta)
+    # the Fisher is the expected outer product of the scores: the KL's Hessian
+    for _ in range(3):
+        v = rng.normal(size=pol.n_params)
+        e = 1e-4
+        second = (pol.kl(obs, theta, theta + e * v) + pol.kl(obs, theta, theta - e * v)) / e**2
+        assert second == pytest.approx(v @ F @ v, rel=1e-5)
+        np.testing.assert_allclose(pol.fvp(obs, theta, v), F @ v, rtol=1e-9, atol=1e-11)

@@ -40,11 +40,11 @@ class PolicyGradient:
 
     algorithm = "base"
 
-    def __init__(self, env, policy="linear", *, hidden=(64, 64), activation="tanh",
+    def __init__(self, env, policy="mlp", *, hidden=(64, 64), activation="tanh",
                  gamma=0.99, gae_lambda=0.95, n_steps=2048, n_envs=1, value_fn="mlp",
                  normalize_advantage=True, seed=0, n_threads=None, verbose=0):
         self.config = dict(
-            policy=check_choice(policy, "policy", ("linear",)),
+            policy=check_choice(policy, "policy", ("linear", "mlp")),
             hidden=tuple(int(_positive(h, "hidden", numbers.Integral)) for h in hidden),
             activation=check_choice(activation, "activation", ("tanh", "relu", "logistic")),
             gamma=_unit(gamma, "gamma"), gae_lambda=_unit(gae_lambda, "gae_lambda"),
@@ -61,7 +61,7 @@ class PolicyGradient:
         self.observation_space = self.venv.single_observation_space
         self.action_space = self.venv.single_action_space
         self.policy = make_policy(cfg["policy"], self.observation_space, self.action_space,
-                                  self.n_threads)
+                                  self.n_threads, cfg["hidden"], cfg["activation"], cfg["seed"])
         self.rng = np.random.default_rng(cfg["seed"])
         self.theta = self.policy.init(self.rng)
         self.value = make_value(cfg["value_fn"], self.observation_space.shape[0], cfg["hidden"],

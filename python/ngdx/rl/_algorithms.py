@@ -12,9 +12,13 @@ from ._agent import PolicyGradient, _positive
 from ._step import SOLVERS, kl_scale, natural_direction
 
 
+#: NPG's shrinks of a step whose measured KL exceeds 1.5 max_kl, at most.
+MAX_SHRINKS = 10
+
+
 class _Natural(PolicyGradient):
-    def __init__(self, env, policy="linear", *, max_kl=0.01, fisher_solver="auto",
-                 damping=1e-4, cg_iters=50, **kw):
+    def __init__(self, env, policy="mlp", *, max_kl=0.01, fisher_solver="auto",
+                 damping=1e-4, cg_iters=25, **kw):
         super().__init__(env, policy, **kw)
         self.max_kl = float(_positive(max_kl, "max_kl"))
         self.fisher_solver = check_choice(fisher_solver, "fisher_solver", SOLVERS)
@@ -48,10 +52,11 @@ class TRPO(_Natural):
         Discrete actions get a categorical policy, 1-D Box actions a diagonal Gaussian
         with a learned state-independent log standard deviation (actions clipped to the
         space when sent to the environment and by ``predict``).
-    policy : {"linear"}
-        The policy's map from observations: linear in [obs, 1].
+    policy : {"mlp", "linear"}
+        The policy's map from observations: an MLP of ngdx.nn (``hidden``, ``activation``;
+        its output layer starts near 0, a nearly uniform policy), or linear in [obs, 1].
     hidden, activation : tuple of int, str
-        The value function's MLP (``value_fn="mlp"``).
+        The hidden layers of the MLP policy and of the MLP value function.
     gamma, gae_lambda : float in [0, 1]
         Discount and GAE's lambda (sb3-contrib's defaults: 0.99, 0.95).
     n_steps : int
@@ -108,7 +113,7 @@ class TRPO(_Natural):
 
     algorithm = "TRPO"
 
-    def __init__(self, env, policy="linear", *, max_backtracks=10, **kw):
+    def __init__(self, env, policy="mlp", *, max_backtracks=10, **kw):
         super().__init__(env, policy, **kw)
         self.max_backtracks = int(_positive(max_backtracks, "max_backtracks",
                                             numbers.Integral, strict=False))
@@ -140,9 +145,11 @@ class NPG(_Natural):
     sqrt(2 max_kl / g^T F^-1 g) F^-1 g, no line search.
 
     The quadratic model of the KL sets the step; the KL actually reached is measured and
-    recorded. Where it exceeds 1.5 max_kl (the model is poor far from theta), the step is
-    shrunk once by sqrt(max_kl / KL) (``line_search_steps`` 1), so that no update moves
-    the policy much beyond the radius. Parameters, attributes and failures as in
+    recorded. Where it exceeds 1.5 max_kl (the model is poor far from theta: an MLP's
+    Fisher is ill-conditioned), the step is shrunk by sqrt(max_kl / KL) until it is not
+    (``line_search_steps`` counts the shrinks; at most 10), so that no update moves the
+    policy beyond 1.5 max_kl. Unlike TRPO's line search this does not ask the surrogate to
+    improve. Parameters, attributes and failures as in
     [`TRPO`][ngdx.rl.TRPO], without ``max_backtracks``.
     """
 
@@ -155,15 +162,17 @@ class NPG(_Natural):
         step = kl_scale(d.quad, self.max_kl) * d.s
         old = self.policy.log_prob(obs, actions, self.theta)
         kl = self.policy.kl(obs, self.theta, self.theta + step)
-        shrunk = 0.0
-        if not math.isfinite(kl) or kl > 1.5 * self.max_kl:
-            step *= math.sqrt(self.max_kl / kl) if math.isfinite(kl) else 0.1
-            kl, shrunk = self.policy.kl(obs, self.theta, self.theta + step), 1.0
-        if not math.isfinite(kl):
-            return dict(line_search_steps=-1.0, message="the step's KL is not finite")
+        shrunk = 0
+        while not (math.isfinite(kl) and kl <= 1.5 * self.max_kl) and shrunk < MAX_SHRINKS:
+            step *= math.sqrt(self.max_kl / kl) if math.isfinite(kl) and kl > 0 else 0.1
+            kl, shrunk = self.policy.kl(obs, self.theta, self.theta + step), shrunk + 1
+        if not (math.isfinite(kl) and kl <= 1.5 * self.max_kl):
+            return dict(line_search_steps=-1.0,
+                        message=f"no step of the natural direction within 1.5 max_kl "
+                                f"({MAX_SHRINKS} shrinks)")
         gain = self.surrogate(obs, actions, A, old, self.theta + step) - float(np.mean(A))
         self.theta = self.theta + step
-        return dict(kl=kl, surrogate_gain=gain, line_search_steps=shrunk)
+        return dict(kl=kl, surrogate_gain=gain, line_search_steps=float(shrunk))
 
 
 class VPG(PolicyGradient):
@@ -185,7 +194,7 @@ class VPG(PolicyGradient):
 
     algorithm = "VPG"
 
-    def __init__(self, env, policy="linear", *, lr=0.01, n_epochs=1, **kw):
+    def __init__(self, env, policy="mlp", *, lr=0.01, n_epochs=1, **kw):
         super().__init__(env, policy, **kw)
         self.lr = float(_positive(lr, "lr"))
         self.n_epochs = int(_positive(n_epochs, "n_epochs", numbers.Integral))

@@ -171,9 +171,11 @@ class LinearGaussian:
         return self.mean(obs, theta)
 
 
-def make_policy(name, observation_space, action_space, n_threads=None):
+def make_policy(name, observation_space, action_space, n_threads=None, hidden=(64, 64),
+                activation="tanh", seed=0):
     """The policy for a Gymnasium environment's spaces: categorical for Discrete actions,
-    diagonal Gaussian for a 1-D Box."""
+    diagonal Gaussian for a 1-D Box; its map from observations linear or an MLP of
+    ngdx.nn (``hidden``, ``activation``; initialized from ``seed``)."""
     from gymnasium import spaces
 
     if not (isinstance(observation_space, spaces.Box) and len(observation_space.shape) == 1):
@@ -191,4 +193,7 @@ def make_policy(name, observation_space, action_space, n_threads=None):
                          f"actions (a diagonal Gaussian policy), got {action_space}")
     if name == "linear":
         return cls(n_obs, n_actions, n_threads)
-    raise ValueError(f"policy must be 'linear', got {name!r}")
+    from ._mlp_policy import MLPCategorical, MLPGaussian
+
+    mlp = MLPCategorical if cls is LinearCategorical else MLPGaussian
+    return mlp(n_obs, n_actions, hidden, activation, n_threads, seed)

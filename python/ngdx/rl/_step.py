@@ -21,7 +21,7 @@ class Direction(NamedTuple):
     message: str           #: why it failed ("" when it did not)
 
 
-def natural_direction(policy, obs, theta, g, solver="auto", damping=1e-4, cg_iters=50,
+def natural_direction(policy, obs, theta, g, solver="auto", damping=1e-4, cg_iters=25,
                       cg_tol=1e-10) -> Direction:
     """s = (F + lambda I)^-1 g, lambda = damping times the Fisher's scale (the mean of its
     diagonal, dense; the Rayleigh quotient g^T F g / g^T g, cg). A non-finite g or s, or
