@@ -114,8 +114,15 @@ class TRPO(_Natural):
 
     algorithm = "TRPO"
 
-    def __init__(self, env, policy="mlp", *, max_backtracks=10, **kw):
-        super().__init__(env, policy, **kw)
+    def __init__(self, env, policy="mlp", *, hidden=(64, 64), activation="tanh", gamma=0.99,
+                 gae_lambda=0.95, n_steps=2048, n_envs=1, value_fn="mlp",
+                 normalize_advantage=True, max_kl=0.01, fisher_solver="auto", damping=1e-4,
+                 cg_iters=25, max_backtracks=10, seed=0, n_threads=None, verbose=0):
+        super().__init__(env, policy, hidden=hidden, activation=activation, gamma=gamma,
+                         gae_lambda=gae_lambda, n_steps=n_steps, n_envs=n_envs,
+                         value_fn=value_fn, normalize_advantage=normalize_advantage,
+                         max_kl=max_kl, fisher_solver=fisher_solver, damping=damping,
+                         cg_iters=cg_iters, seed=seed, n_threads=n_threads, verbose=verbose)
         self.max_backtracks = int(_positive(max_backtracks, "max_backtracks",
                                             numbers.Integral, strict=False))
 
