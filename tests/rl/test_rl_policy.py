@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from ngdx._curvature.matrix_free import conjugate_gradient
 from ngdx.rl._policy import LinearCategorical, LinearGaussian, features
-from ngdx.rl._step import conjugate_gradient, natural_direction
+from ngdx.rl._step import natural_direction
 
 
 def batch(kind, n=300, d=3, K=3, seed=0):
@@ -43,6 +44,13 @@ def test_categorical_fisher_is_the_expected_outer_product_of_scores():
     np.testing.assert_allclose(pol.fisher(obs, theta), F, rtol=1e-11, atol=1e-13)
 
 
+def fd_grad(pol, obs, actions, w, theta, eps=1e-6):
+    """Central differences of mean_i w_i log pi(a_i | s_i) in each parameter."""
+    f = lambda t: float(np.mean(w * pol.log_prob(obs, actions, t)))  # noqa: E731
+    return np.array([(f(theta + eps * e) - f(theta - eps * e)) / (2 * eps)
+                     for e in np.eye(pol.n_params)])
+
+
 def check_fisher(pol, obs, theta, rng, rtol):
     """F is the Hessian of v -> KL(theta, theta + v) at 0 (second differences of the KL,
     along random directions), and fvp(v) = F v."""
@@ -68,10 +76,7 @@ def test_grad_is_the_gradient_of_the_weighted_mean_log_prob(kind):
     pol, obs, actions, theta, rng = batch(kind)
     w = rng.normal(size=len(obs))  # advantages: signed
     g = pol.grad(obs, actions, w, theta)
-    f = lambda t: float(np.mean(w * pol.log_prob(obs, actions, t)))  # noqa: E731
-    eps = 1e-6
-    fd = np.array([(f(theta + eps * e) - f(theta - eps * e)) / (2 * eps)
-                   for e in np.eye(pol.n_params)])
+    fd = fd_grad(pol, obs, actions, w, theta)
     np.testing.assert_allclose(g, fd, rtol=1e-6, atol=1e-8)
 
 
@@ -136,7 +141,7 @@ def test_conjugate_gradient_solves_spd_systems():
     A = rng.normal(size=(20, 20))
     A = A @ A.T + np.eye(20)
     b = rng.normal(size=20)
-    x = conjugate_gradient(lambda v: A @ v, b, 200, 1e-14)
+    x = conjugate_gradient(lambda v: A @ v, b, np.ones(20), 1e-14, 200)
     np.testing.assert_allclose(A @ x, b, rtol=1e-9, atol=1e-9)
 
 
@@ -159,9 +164,6 @@ def test_mlp_policy_grad_fisher_and_fvp_against_finite_differences(kind):
     pol, obs, actions, theta, rng = mlp_batch(kind)
     w = rng.normal(size=len(obs))
     g = pol.grad(obs, actions, w, theta)
-    f = lambda t: float(np.mean(w * pol.log_prob(obs, actions, t)))  # noqa: E731
-    eps = 1e-6
-    fd = np.array([(f(theta + eps * e) - f(theta - eps * e)) / (2 * eps)
-                   for e in np.eye(pol.n_params)])
+    fd = fd_grad(pol, obs, actions, w, theta)
     np.testing.assert_allclose(g, fd, rtol=1e-5, atol=1e-8)
     check_fisher(pol, obs, theta, rng, 1e-9)

@@ -160,11 +160,7 @@ class PolicyGradient:
         """(mean, std) of the returns of ``n_episodes`` episodes on a fresh copy of the
         environment (seeded ``seed``, ``seed + 1``, ...)."""
         n = int(_positive(n_episodes, "n_episodes", numbers.Integral))
-        gym = gymnasium()
-        env = self.env
-        env = gym.make(env) if isinstance(env, str) else (
-            gym.make(env.spec) if isinstance(env, gym.Env) and env.spec is not None else
-            env() if callable(env) and not isinstance(env, gym.Env) else env)
+        env = self._fresh_env()
         returns = []
         for k in range(n):
             obs, _ = env.reset(seed=None if seed is None else int(seed) + k)
@@ -175,6 +171,17 @@ class PolicyGradient:
                 done = term or trunc
             returns.append(total)
         return float(np.mean(returns)), float(np.std(returns))
+
+    def _fresh_env(self):
+        """A new copy of the environment (from its id, its spec or its factory), or the
+        instance itself when it has no spec to copy."""
+        gym = gymnasium()
+        env = self.env
+        if isinstance(env, str):
+            return gym.make(env)
+        if isinstance(env, gym.Env):
+            return gym.make(env.spec) if env.spec is not None else env
+        return env()
 
     # ------------------------------------------------------------------ persistence
     def save(self, path):

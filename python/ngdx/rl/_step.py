@@ -9,6 +9,8 @@ from typing import NamedTuple
 
 import numpy as np
 
+from .._curvature.matrix_free import conjugate_gradient
+
 SOLVERS = ("auto", "dense", "cg")
 #: "auto" forms the dense Fisher up to this many parameters (a p x p matrix and its
 #: Cholesky factor: 8 MB and ~0.1 s at 1024), conjugate gradient beyond.
@@ -45,39 +47,16 @@ def natural_direction(policy, obs, theta, g, solver="auto", damping=1e-4, cg_ite
         quad = float(s @ F @ s)
     else:
         fvp = lambda v: policy.fvp(obs, theta, v)  # noqa: E731
-        Fg = fvp(g)
-        lam = damping * max(float(g @ Fg) / float(g @ g), np.finfo(float).tiny)
-        s = conjugate_gradient(lambda v: fvp(v) + lam * v, g, cg_iters, cg_tol, first=Fg + lam * g)
+        lam = damping * max(float(g @ fvp(g)) / float(g @ g), np.finfo(float).tiny)
+        s = conjugate_gradient(lambda v: fvp(v) + lam * v, g, np.ones_like(g), cg_tol, cg_iters)
+        if s is None:
+            return Direction(None, math.nan, "the damped Fisher is not positive definite")
         quad = float(s @ fvp(s))
     if not (np.isfinite(s).all() and math.isfinite(quad)):
         return Direction(None, quad, "the natural-gradient direction is not finite")
     if not quad > 0.0:
         return Direction(None, quad, f"s^T F s = {quad:.3g} <= 0: no KL-scaled step")
     return Direction(s, quad, "")
-
-
-def conjugate_gradient(A, b, max_iter, tol, first=None):
-    """x ~ A^-1 b for a symmetric positive definite operator A, from x = 0, until the
-    residual is below tol |b| or max_iter products. ``first`` = A b if known."""
-    x = np.zeros_like(b)
-    r = b.copy()
-    p = r.copy()
-    rr = float(r @ r)
-    target = tol * math.sqrt(rr)
-    for k in range(max_iter):
-        Ap = first if (k == 0 and first is not None) else A(p)
-        pAp = float(p @ Ap)
-        if not pAp > 0.0:  # not positive definite along p: stop with what we have
-            break
-        alpha = rr / pAp
-        x += alpha * p
-        r -= alpha * Ap
-        rr_new = float(r @ r)
-        if math.sqrt(rr_new) <= target:
-            break
-        p = r + (rr_new / rr) * p
-        rr = rr_new
-    return x
 
 
 def kl_scale(quad, max_kl):
