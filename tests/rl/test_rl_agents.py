@@ -140,6 +140,76 @@ def test_save_writes_exactly_the_path_and_load_restores(tmp_path):
         TRPO.load(path, "MountainCarContinuous-v0")
 
 
+def test_observation_normalization_is_the_running_statistics_of_training_observations(tmp_path):
+    agent = TRPO("Pendulum-v1", n_steps=64, n_envs=2, value_fn="linear", seed=3,
+                 normalize_obs=True)
+    seen = []
+    collect = agent.collector.collect
+
+    def spy(n_steps, act):
+        batch = collect(n_steps, act)
+        seen.append(batch.rows(batch.obs))
+        return batch
+
+    agent.collector.collect = spy
+    agent.learn(256)
+    raw = np.concatenate(seen)  # every training observation, 2 batches of 128
+    np.testing.assert_allclose(agent.obs_norm.mean, raw.mean(axis=0), rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(agent.obs_norm.var, raw.var(axis=0), rtol=1e-12)
+    # the policy sees the standardized observation; predict uses the frozen statistics
+    obs = raw[:5]
+    z = (obs - raw.mean(axis=0)) / np.sqrt(raw.var(axis=0) + 1e-8)
+    mean = np.clip(agent.policy.mode(z, agent.theta), -2.0, 2.0)
+    np.testing.assert_allclose(agent.predict(obs), mean, rtol=1e-10, atol=1e-12)
+    np.testing.assert_array_equal(agent.predict(obs), agent.predict(obs))
+    agent.save(tmp_path / "a.bin")
+    again = TRPO.load(tmp_path / "a.bin", "Pendulum-v1")
+    np.testing.assert_array_equal(again.obs_norm.mean, agent.obs_norm.mean)
+    np.testing.assert_array_equal(again.predict(obs), agent.predict(obs))
+    # far observations are clipped at 10 standard deviations
+    far = raw.mean(axis=0) + 1e6
+    assert np.all(agent.obs_norm(far) == 10.0)
+
+
+def test_log_std_init_sets_the_gaussian_policys_spread():
+    for policy in ("linear", "mlp"):
+        agent = NPG("Pendulum-v1", policy, n_steps=64, value_fn="linear", log_std_init=-2.0)
+        np.testing.assert_array_equal(agent.policy.split(agent.theta)[1], [-2.0])
+
+
+def _forced_step(factor, times, seed=0):
+    """(the first update's accepted step, the full step, its line search steps) of a TRPO
+    whose natural step is made ``times`` longer than the KL radius allows."""
+    agent = TRPO("CartPole-v1", "linear", n_steps=256, value_fn="linear", seed=seed,
+                 backtrack_factor=factor)
+    theta0, full = agent.theta.copy(), []
+    natural = agent._full_step
+
+    def spy(*args):
+        step, message = natural(*args)
+        full.append(times * step)
+        return full[-1], message
+
+    agent._full_step = spy
+    agent.learn(256)
+    assert agent.history["failed"][0] == 0 and agent.history["kl"][0] <= agent.max_kl
+    return agent.theta - theta0, full[0], agent.history["line_search_steps"][0]
+
+
+@pytest.mark.parametrize("factor", [0.5, 0.8])
+def test_trpo_backtracks_by_its_factor_or_by_the_measured_kl(factor):
+    # a step just beyond the radius (KL ~1.1 max_kl) is shrunk by the factor once
+    taken, full, k = _forced_step(factor, 1.05)
+    assert k == 1
+    np.testing.assert_allclose(taken, factor * full, rtol=1e-12)
+    # a step far beyond it (KL ~100 max_kl) is shrunk by more than factor^k: by the
+    # measured KL; the step taken stays along the full one
+    taken, full, k = _forced_step(factor, 10.0)
+    c = taken @ full / (full @ full)
+    np.testing.assert_allclose(taken, c * full, rtol=1e-12, atol=1e-15)
+    assert 0 < c < factor**k and k <= 3
+
+
 def test_predict_clips_gaussian_actions_and_checks_shapes():
     agent = NPG("Pendulum-v1", n_steps=64, value_fn="linear", seed=0)
     W, _ = agent.policy.split(agent.theta)
@@ -158,6 +228,7 @@ def test_predict_clips_gaussian_actions_and_checks_shapes():
     (dict(policy="cnn"), "policy"), (dict(value_fn="tree"), "value_fn"), (dict(n_envs=0), "n_envs"),
     (dict(max_kl=0.0), "max_kl"), (dict(fisher_solver="lu"), "fisher_solver"),
     (dict(seed=-1), "seed"), (dict(hidden=(0,)), "hidden"),
+    (dict(backtrack_factor=1.0), "backtrack_factor"), (dict(log_std_init=math.inf), "log_std_init"),
 ])
 def test_bad_arguments_are_named(kwargs, match):
     with pytest.raises(ValueError, match=match):

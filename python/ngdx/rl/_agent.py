@@ -13,6 +13,7 @@ import numpy as np
 
 from .._config import resolve_threads
 from .._validation import check_choice
+from ._normalize import make_normalizer
 from ._policy import make_policy
 from ._rollout import Collector, gae, gymnasium, make_vector_env, next_state_values
 from ._value import make_value
@@ -29,6 +30,12 @@ def _positive(value, name, kind=numbers.Real, strict=True):
     return value
 
 
+def _finite(value, name):
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value):
+        raise ValueError(f"{name} must be a finite number, got {value!r}")
+    return float(value)
+
+
 def _unit(value, name):
     if isinstance(value, bool) or not isinstance(value, numbers.Real) or not 0 <= value <= 1:
         raise ValueError(f"{name} must be a number in [0, 1], got {value!r}")
@@ -42,7 +49,8 @@ class PolicyGradient:
 
     def __init__(self, env, policy="mlp", *, hidden=(64, 64), activation="tanh",
                  gamma=0.99, gae_lambda=0.95, n_steps=2048, n_envs=1, value_fn="mlp",
-                 normalize_advantage=True, seed=0, n_threads=None, verbose=0):
+                 normalize_advantage=True, normalize_obs=False, log_std_init=0.0, seed=0,
+                 n_threads=None, verbose=0):
         self.config = dict(
             policy=check_choice(policy, "policy", ("linear", "mlp")),
             hidden=tuple(int(_positive(h, "hidden", numbers.Integral)) for h in hidden),
@@ -51,7 +59,8 @@ class PolicyGradient:
             n_steps=int(_positive(n_steps, "n_steps", numbers.Integral)),
             n_envs=int(_positive(n_envs, "n_envs", numbers.Integral)),
             value_fn=check_choice(value_fn, "value_fn", ("linear", "mlp")),
-            normalize_advantage=bool(normalize_advantage),
+            normalize_advantage=bool(normalize_advantage), normalize_obs=bool(normalize_obs),
+            log_std_init=_finite(log_std_init, "log_std_init"),
             seed=int(_positive(seed, "seed", numbers.Integral, strict=False)),
             verbose=int(verbose))
         self.n_threads = resolve_threads(n_threads)
@@ -61,7 +70,9 @@ class PolicyGradient:
         self.observation_space = self.venv.single_observation_space
         self.action_space = self.venv.single_action_space
         self.policy = make_policy(cfg["policy"], self.observation_space, self.action_space,
-                                  self.n_threads, cfg["hidden"], cfg["activation"], cfg["seed"])
+                                  self.n_threads, cfg["hidden"], cfg["activation"], cfg["seed"],
+                                  cfg["log_std_init"])
+        self.obs_norm = make_normalizer(cfg["normalize_obs"], self.observation_space.shape[0])
         self.rng = np.random.default_rng(cfg["seed"])
         self.theta = self.policy.init(self.rng)
         self.value = make_value(cfg["value_fn"], self.observation_space.shape[0], cfg["hidden"],
@@ -84,7 +95,8 @@ class PolicyGradient:
         target = self.num_timesteps + total
         while self.num_timesteps < target:
             batch = self.collector.collect(
-                cfg["n_steps"], lambda o: self.policy.sample(o, self.theta, self.rng))
+                cfg["n_steps"],
+                lambda o: self.policy.sample(self.obs_norm(o), self.theta, self.rng))
             self.num_timesteps += cfg["n_steps"] * cfg["n_envs"]
             info = self._train_on(batch)
             info["timesteps"] = self.num_timesteps
@@ -106,6 +118,10 @@ class PolicyGradient:
         info = dict(kl=0.0, surrogate_gain=0.0, line_search_steps=0.0, failed=0.0)
         if not np.isfinite(batch.rewards).all():
             return self._fail(info, "non-finite rewards in the batch: no update")
+        # the step and the value fit see the batch as the policy that drew its actions saw
+        # it (the update is on-policy); the statistics take in its observations afterwards
+        raw = batch.rows(batch.obs)
+        batch = batch.map_obs(self.obs_norm)
         values, next_values = next_state_values(batch, self.value)
         done = batch.terminated | batch.truncated
         adv = gae(batch.rewards, values, next_values, batch.terminated, done, cfg["gamma"],
@@ -124,6 +140,7 @@ class PolicyGradient:
             info["failed"] = 1.0
         info.pop("message", None)
         self.value.fit(obs, returns)
+        self.obs_norm.update(raw)
         return info
 
     def _fail(self, info, message):
@@ -150,6 +167,7 @@ class PolicyGradient:
         if batch.ndim != 2 or batch.shape[1] != self.observation_space.shape[0]:
             raise ValueError(f"obs must have shape ({self.observation_space.shape[0]},) or "
                              f"(n, {self.observation_space.shape[0]}), got {obs.shape}")
+        batch = self.obs_norm(batch)
         a = (self.policy.mode(batch, self.theta) if deterministic
              else self.policy.sample(batch, self.theta, self.rng))
         if self.policy.kind == "gaussian":
@@ -187,6 +205,7 @@ class PolicyGradient:
     def save(self, path):
         """Writes the policy, value function and settings to exactly the file ``path``."""
         arrays = {f"value_{k}": v for k, v in self.value.state().items()}
+        arrays.update({f"obs_norm_{k}": v for k, v in self.obs_norm.state().items()})
         config = dict(self.config, algorithm=self.algorithm, extra=self._extra_config())
         buf = io.BytesIO()
         np.savez(buf, theta=self.theta, config=np.array(json.dumps(config)), **arrays)
@@ -212,6 +231,8 @@ class PolicyGradient:
             agent.theta = theta
             agent.value.load({k[len("value_"):]: np.array(data[k]) for k in data.files
                               if k.startswith("value_")})
+            agent.obs_norm.load({k[len("obs_norm_"):]: np.array(data[k]) for k in data.files
+                                 if k.startswith("obs_norm_")})
         return agent
 
     def _extra_config(self):

@@ -41,9 +41,10 @@ class TRPO(_Natural):
 
     Each update maximizes the surrogate mean_i [pi(a_i|s_i) / pi_old(a_i|s_i)] A_i subject
     to the mean KL(pi_old || pi) <= max_kl: the natural-gradient direction s = F^-1 g
-    scaled to the KL radius, sqrt(2 max_kl / s^T F s) s, then halved (at most
-    ``max_backtracks`` times) until the surrogate improves and the *measured* mean KL over
-    the batch is within max_kl. A failed line search, s^T F s <= 0 or a non-finite value
+    scaled to the KL radius, sqrt(2 max_kl / s^T F s) s, then shrunk (at most
+    ``max_backtracks`` times) by ``backtrack_factor``, or by sqrt(max_kl / KL) where that is
+    smaller and the measured KL exceeds max_kl, until the surrogate improves and the
+    *measured* mean KL over the batch is within max_kl. A failed line search, s^T F s <= 0 or a non-finite value
     leaves the policy unchanged and is recorded (``history["failed"]``, ``failures``).
 
     Parameters
@@ -66,9 +67,18 @@ class TRPO(_Natural):
         Copies of the environment stepped together (Gymnasium's SyncVectorEnv).
     value_fn : {"mlp", "linear"}
         The baseline V(s), refitted to each batch's GAE returns by ngdx: an MLP trained by
-        K-FAC (20 steps from its previous parameters), or ridge regression.
+        K-FAC (5 steps from its previous parameters), or ridge regression.
     normalize_advantage : bool
         Standardize each batch's advantages.
+    normalize_obs : bool
+        Standardize the observations the policy and the value function see by the running
+        mean and variance of those met in training (clipped to +-10, as stable-baselines3's
+        VecNormalize; the RL Zoo's ``normalize: true``). The statistics take in each batch
+        before the update on it, are frozen outside ``learn`` (``predict``, ``evaluate``)
+        and are saved with the agent.
+    log_std_init : float
+        A Gaussian policy's initial log standard deviation (the RL Zoo uses -2 on some
+        continuous-control tasks); ignored for discrete actions.
     seed : int
         Seeds the environments (seed + i for copy i), the action draws and the value
         function's initialization: a run is reproducible for a thread count.
@@ -91,14 +101,19 @@ class TRPO(_Natural):
     cg_iters : int
         Conjugate-gradient iterations at most.
     max_backtracks : int
-        Halvings of the step the line search may try.
+        Shrinks of the step the line search may try.
+    backtrack_factor : float in (0, 1)
+        The line search's shrink factor (sb3-contrib's default, 0.8); a trial whose measured
+        KL exceeds max_kl is shrunk by sqrt(max_kl / KL) instead when that is smaller (the
+        KL's quadratic model far from theta underestimates it: the full step of an MLP
+        policy can reach 100 max_kl).
 
     Attributes
     ----------
     history : dict of 1-D arrays, one entry per update
         "timesteps", "mean_return" (of the training episodes that finished in the batch;
         NaN when none did), "kl" (the measured mean KL of the update taken, 0 when none),
-        "surrogate_gain", "line_search_steps" (halvings; -1 when the search failed),
+        "surrogate_gain", "line_search_steps" (shrinks; -1 when the search failed),
         "time" (seconds since ``learn`` started), "failed" (1 when no step was taken).
     failures : list of (update index, message)
     theta : ndarray
@@ -116,18 +131,24 @@ class TRPO(_Natural):
 
     def __init__(self, env, policy="mlp", *, hidden=(64, 64), activation="tanh", gamma=0.99,
                  gae_lambda=0.95, n_steps=2048, n_envs=1, value_fn="mlp",
-                 normalize_advantage=True, max_kl=0.01, fisher_solver="auto", damping=1e-4,
-                 cg_iters=25, max_backtracks=10, seed=0, n_threads=None, verbose=0):
+                 normalize_advantage=True, normalize_obs=False, log_std_init=0.0, max_kl=0.01,
+                 fisher_solver="auto", damping=1e-4, cg_iters=25, max_backtracks=10,
+                 backtrack_factor=0.8, seed=0, n_threads=None, verbose=0):
         super().__init__(env, policy, hidden=hidden, activation=activation, gamma=gamma,
                          gae_lambda=gae_lambda, n_steps=n_steps, n_envs=n_envs,
                          value_fn=value_fn, normalize_advantage=normalize_advantage,
+                         normalize_obs=normalize_obs, log_std_init=log_std_init,
                          max_kl=max_kl, fisher_solver=fisher_solver, damping=damping,
                          cg_iters=cg_iters, seed=seed, n_threads=n_threads, verbose=verbose)
         self.max_backtracks = int(_positive(max_backtracks, "max_backtracks",
                                             numbers.Integral, strict=False))
+        self.backtrack_factor = float(backtrack_factor)
+        if not 0 < self.backtrack_factor < 1:
+            raise ValueError(f"backtrack_factor must be in (0, 1), got {backtrack_factor!r}")
 
     def _extra_config(self):
-        return dict(super()._extra_config(), max_backtracks=self.max_backtracks)
+        return dict(super()._extra_config(), max_backtracks=self.max_backtracks,
+                    backtrack_factor=self.backtrack_factor)
 
     def _update(self, obs, actions, A):
         full, message = self._full_step(obs, actions, A)
@@ -135,16 +156,20 @@ class TRPO(_Natural):
             return dict(line_search_steps=-1.0, message=message)
         old = self.policy.log_prob(obs, actions, self.theta)
         base = float(np.mean(A))  # the surrogate at theta_old (ratio 1)
+        scale = 1.0
         for k in range(self.max_backtracks + 1):
-            trial = self.theta + 0.5**k * full
+            trial = self.theta + scale * full
             gain = self.surrogate(obs, actions, A, old, trial) - base
             kl = self.policy.kl(obs, self.theta, trial)
             if math.isfinite(gain) and math.isfinite(kl) and gain > 0 and kl <= self.max_kl:
                 self.theta = trial
                 return dict(kl=kl, surrogate_gain=gain, line_search_steps=float(k))
+            scale *= self.backtrack_factor
+            if math.isfinite(kl) and kl > self.max_kl:  # at least to the KL's quadratic guess
+                scale = min(scale, (scale / self.backtrack_factor) * math.sqrt(self.max_kl / kl))
         return dict(line_search_steps=-1.0,
                     message=f"the line search found no step within max_kl={self.max_kl:g} "
-                            f"that improves the surrogate ({self.max_backtracks} halvings)")
+                            f"that improves the surrogate ({self.max_backtracks} shrinks)")
 
 
 class NPG(_Natural):
@@ -157,7 +182,7 @@ class NPG(_Natural):
     (``line_search_steps`` counts the shrinks; at most 10), so that no update moves the
     policy beyond 1.5 max_kl. Unlike TRPO's line search this does not ask the surrogate to
     improve. Parameters, attributes and failures as in
-    [`TRPO`][ngdx.rl.TRPO], without ``max_backtracks``.
+    [`TRPO`][ngdx.rl.TRPO], without ``max_backtracks`` and ``backtrack_factor``.
     """
 
     algorithm = "NPG"
@@ -187,7 +212,8 @@ class VPG(PolicyGradient):
     log pi(a_i|s_i) A_i.
 
     Parameters and attributes as in [`TRPO`][ngdx.rl.TRPO], without ``max_kl``,
-    ``fisher_solver``, ``damping``, ``cg_iters`` and ``max_backtracks``, and with:
+    ``fisher_solver``, ``damping``, ``cg_iters``, ``max_backtracks`` and
+    ``backtrack_factor``, and with:
 
     Parameters
     ----------

@@ -178,10 +178,11 @@ class LinearGaussian(Gaussian):
 
 
 def make_policy(name, observation_space, action_space, n_threads=None, hidden=(64, 64),
-                activation="tanh", seed=0):
+                activation="tanh", seed=0, log_std_init=0.0):
     """The policy for a Gymnasium environment's spaces: categorical for Discrete actions,
-    diagonal Gaussian for a 1-D Box; its map from observations linear or an MLP of
-    ngdx.nn (``hidden``, ``activation``; initialized from ``seed``)."""
+    diagonal Gaussian for a 1-D Box (starting at log sd ``log_std_init``); its map from
+    observations linear or an MLP of ngdx.nn (``hidden``, ``activation``; initialized from
+    ``seed``)."""
     from gymnasium import spaces
 
     if not (isinstance(observation_space, spaces.Box) and len(observation_space.shape) == 1):
@@ -197,9 +198,10 @@ def make_policy(name, observation_space, action_space, n_threads=None, hidden=(6
     else:
         raise ValueError("ngdx.rl supports Discrete actions (a categorical policy) and 1-D Box "
                          f"actions (a diagonal Gaussian policy), got {action_space}")
+    gauss = {} if cls is LinearCategorical else {"log_std_init": log_std_init}
     if name == "linear":
-        return cls(n_obs, n_actions, n_threads)
+        return cls(n_obs, n_actions, n_threads, **gauss)
     from ._mlp_policy import MLPCategorical, MLPGaussian
 
     mlp = MLPCategorical if cls is LinearCategorical else MLPGaussian
-    return mlp(n_obs, n_actions, hidden, activation, n_threads, seed)
+    return mlp(n_obs, n_actions, hidden, activation, n_threads, seed, **gauss)

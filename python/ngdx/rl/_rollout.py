@@ -8,7 +8,7 @@ truncated episode (a time limit is not a terminal state).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -59,6 +59,12 @@ class Batch:
     final_obs: dict          # (t, env) -> the last observation of an episode that ended there
     last_obs: np.ndarray     # (N, d): the observations after the batch
     episode_returns: list    # returns of the episodes that finished in the batch
+
+    def map_obs(self, f):
+        """This batch with f applied to every observation (the rows, the episodes' last
+        observations and the observations after the batch)."""
+        return replace(self, obs=f(self.obs), last_obs=f(self.last_obs),
+                       final_obs={k: f(v) for k, v in self.final_obs.items()})
 
     def rows(self, a):
         return a.reshape(a.shape[0] * a.shape[1], *a.shape[2:])
