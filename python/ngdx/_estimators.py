@@ -21,6 +21,7 @@ from sklearn.utils import Tags, check_random_state
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted
 
+from ._estimators_dask import any_dask, checked_X, encode_classes, fit_data, rowwise
 from ._fit import fit
 from ._stderr import StandardErrorsMixin
 from ._typing import FisherKind, Method, Model, StepRule
@@ -38,7 +39,8 @@ class _NGDEstimator(StandardErrorsMixin, BaseEstimator):
     def _fit(self, X: ArrayLike, y: ArrayLike, model: Model,
              sample_weight: ArrayLike | None) -> _NGDEstimator:
         """Run ngdx.fit on validated X and encoded y; sets ``result_``."""
-        if sample_weight is not None and not np.asarray(sample_weight).any():
+        if (sample_weight is not None and not any_dask(sample_weight)
+                and not np.asarray(sample_weight).any()):
             # Caught here for scikit-learn's wording (its checks look for 'weight.*zero');
             # ngdx.fit would say "sample_weight must have a positive sum".
             raise ValueError("sample_weight is zero for every row: there is nothing to fit")
@@ -61,6 +63,8 @@ class _NGDEstimator(StandardErrorsMixin, BaseEstimator):
         """X for prediction, checked against what fit saw, in the core's layout (so that
         the predictions made from it copy nothing)."""
         check_is_fitted(self)
+        if any_dask(X):  # checked by its shape here, by chunks where they are predicted
+            return checked_X(self, X)
         X = validate_estimator_data(self, X, reset=False)
         return as_rows_design(X)[0]
 
@@ -200,9 +204,13 @@ class NGDClassifier(ClassifierMixin, _NGDEstimator):
         if self.model not in BINARY_MODELS:
             raise ValueError(f"{type(self).__name__}: unknown model {self.model!r}; valid: "
                              f"{', '.join(BINARY_MODELS)}")
-        X, y = validate_estimator_data(self, X, y)
-        check_classification_targets(y)
-        self.classes_, y_code = np.unique(y, return_inverse=True)
+        if any_dask(X, y, sample_weight):
+            X, y = fit_data(self, X, y)
+            self.classes_, y_code = encode_classes(y)
+        else:
+            X, y = validate_estimator_data(self, X, y)
+            check_classification_targets(y)
+            self.classes_, y_code = np.unique(y, return_inverse=True)
         if len(self.classes_) < 2:
             raise ValueError(f"{type(self).__name__} needs samples of at least 2 classes, "
                              f"but the data contains only one class: {self.classes_[0]}")
@@ -229,6 +237,12 @@ class NGDClassifier(ClassifierMixin, _NGDEstimator):
     def predict(self, X: ArrayLike) -> np.ndarray:
         """The most probable class of each row, shape (n,)."""
         eta = self.decision_function(X)
+        if any_dask(eta):
+            return eta.map_blocks(self._labels, dtype=self.classes_.dtype,
+                                  drop_axis=1 if eta.ndim == 2 else None)
+        return self._labels(eta)
+
+    def _labels(self, eta):
         return self.classes_[eta.argmax(axis=1) if eta.ndim == 2 else (eta > 0).astype(int)]
 
     def predict_proba(self, X: ArrayLike) -> np.ndarray:
@@ -243,12 +257,22 @@ class NGDClassifier(ClassifierMixin, _NGDEstimator):
         if res.coef.ndim == 2:
             return res.predict(X)
         negated = dataclasses.replace(res, coef=-res.coef, intercept=-res.intercept)
-        return np.column_stack([negated.predict(X), res.predict(X)])
+        columns = [negated.predict(X), res.predict(X)]
+        if any_dask(X):
+            import dask.array as da
+
+            return da.stack(columns, axis=1)
+        return np.column_stack(columns)
 
     def predict_log_proba(self, X: ArrayLike) -> np.ndarray:
         """Log class probabilities, shape (n, K), computed from eta directly: accurate
         where a probability is near 1 (log p ~ -(1 - p)) and finite where it underflows."""
         eta = self.decision_function(X)
+        if any_dask(eta):
+            return rowwise(self._log_proba, eta, 2 if eta.ndim == 1 else eta.shape[1])
+        return self._log_proba(eta)
+
+    def _log_proba(self, eta):
         if eta.ndim == 1:
             log_mu = _LOG_MEAN[self.result_.model]
             return np.column_stack([log_mu(-eta), log_mu(eta)])
@@ -380,7 +404,10 @@ class NGDRegressor(RegressorMixin, _NGDEstimator):
         if self.model not in REGRESSION_MODELS:
             raise ValueError(f"{type(self).__name__}: unknown model {self.model!r}; valid: "
                              f"{', '.join(REGRESSION_MODELS)}")
-        X, y = validate_estimator_data(self, X, y, y_numeric=True)
+        if any_dask(X, y, sample_weight):
+            X, y = fit_data(self, X, y)
+        else:
+            X, y = validate_estimator_data(self, X, y, y_numeric=True)
         return self._fit(X, y, self.model, sample_weight)
 
     @property

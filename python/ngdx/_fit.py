@@ -11,8 +11,7 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from ._curvature import REPRESENTATIONS
-from ._data import ArrayRows
-from ._data.csr import CSRRows
+from ._data import rows_of
 from ._models import GLMObjective, get_family
 from ._result import FitResult
 from ._solver import (STEP_RULES, CurvatureSchedule, FixedDamping, LevenbergMarquardt, Solver,
@@ -20,9 +19,8 @@ from ._solver import (STEP_RULES, CurvatureSchedule, FixedDamping, LevenbergMarq
 from ._solver.choose import LINEAR_SOLVERS, METHODS, representation, use_reuse
 from ._config import resolve_threads
 from ._typing import FisherKind, LinearSolver, Method, Model, StepRule
-from ._validation import (as_rows_design, as_float_array, as_initial_theta, as_labels,
-                          check_bool, check_choice, check_nonnegative, check_positive, check_positive_int,
-                          check_sample_weight, mc_samples_alias, resolve_seed)
+from ._validation import (as_initial_theta, check_bool, check_choice, check_nonnegative,
+                          check_positive, check_positive_int, mc_samples_alias, resolve_seed)
 
 FISHERS = ("true", "empirical", "mc")
 #: The largest lr and fixed damping: the solver forms the squares of the steps they scale
@@ -62,7 +60,10 @@ def fit(X: ArrayLike, y: ArrayLike, model: Model = "logistic", method: Method = 
     Parameters
     ----------
     X : array_like, shape (n, d)
-        Design matrix (no column of ones: the intercept is separate).
+        Design matrix (no column of ones: the intercept is separate): a NumPy array, a
+        SciPy sparse matrix, or a Dask array chunked by rows (``pip install "ngdx[dask]"``:
+        every pass then runs chunk by chunk on Dask's scheduler or cluster, y and
+        ``sample_weight`` may be Dask arrays too; see the "Large data" page).
     y : array_like, shape (n,)
         Labels: 0/1 (logistic, probit), counts (poisson), reals (gaussian), integers
         0..K-1 (multinomial: K is ``n_classes``, else the columns of ``coef_init``, else
@@ -232,12 +233,12 @@ def build(X, y, model, method, *, fisher, damping, lr, step, max_kl, l2, fit_int
     step = check_choice(step, "step", STEPS)
     if METHODS[method].multi_output_only and not family.multi_output:
         raise ValueError(f"method {method!r} is for model 'multinomial', got model {family.name!r}")
-    X, sparse = as_rows_design(X)
-    n, d = X.shape
-    y_arr = as_float_array(y, "y", 1)
-    K = family.n_classes(y_arr, coef_init, n_classes)
-    y_arr = as_labels(y_arr, family.name, n, K)
-    sw = check_sample_weight(sample_weight, n)
+    fit_intercept = check_bool(fit_intercept, "fit_intercept")
+    n_threads = resolve_threads(n_threads)
+    rows, K, y_start, s_start = rows_of(X, y, sample_weight, family, coef_init=coef_init,
+                                        n_classes=n_classes, fit_intercept=fit_intercept,
+                                        n_threads=n_threads)
+    n, d = rows.n_rows, rows.n_features
     l2 = check_nonnegative(l2, "l2")
     if isinstance(damping, str):
         if damping != "adaptive":
@@ -266,19 +267,14 @@ def build(X, y, model, method, *, fisher, damping, lr, step, max_kl, l2, fit_int
     tol = check_nonnegative(tol, "tol")
     n_mc_samples = check_positive_int(mc_samples_alias(n_mc_samples, n_samples, 4), "n_mc_samples")
     linear_solver = check_choice(linear_solver, "linear_solver", LINEAR_SOLVERS)
-    fit_intercept = check_bool(fit_intercept, "fit_intercept")
     if isinstance(verbose, str) or not isinstance(verbose, (bool, numbers.Integral, np.bool_)):
         raise ValueError(f"verbose must be True, False or an integer, got {verbose!r}")
     p = (d + fit_intercept) * K
-    x_bytes = (X.data.nbytes + X.indices.nbytes + X.indptr.nbytes) if sparse else X.nbytes
-    name = representation(method, linear_solver, family, fisher, n, p, K, x_bytes)
+    name = representation(method, linear_solver, family, fisher, n, p, K, rows.nbytes)
     reuse = use_reuse(reuse_curvature, method, step, name, n, d, K, fit_intercept)
-    n_threads = resolve_threads(n_threads)
 
-    source = CSRRows if sparse else ArrayRows
-    rows = source(X, y_arr, sample_weight=sw, fit_intercept=fit_intercept, n_threads=n_threads)
     objective = GLMObjective(rows, family, K, l2=l2)
-    theta = as_initial_theta(objective, y_arr, sw, coef_init, intercept_init)
+    theta = as_initial_theta(objective, y_start, s_start, coef_init, intercept_init)
     kind = fisher if METHODS[method].kind == "fisher" else METHODS[method].kind
     # Damping in the units of standardized features (Marquardt's scaling); the sample-space
     # solve sets its own (a scalar on coef when l2 > 0).

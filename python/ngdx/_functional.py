@@ -17,6 +17,8 @@ from numpy.typing import ArrayLike
 from . import _core
 from ._models import FISHER_KINDS, get_family
 from ._config import resolve_threads
+from ._data import rows_of
+from ._data.dask import is_dask, mean_kl
 from ._typing import CurvatureKind, FisherKind, Model
 from ._validation import (as_problem, as_rows_design, as_theta, check_bool, check_choice,
                           check_model, check_positive_int, mc_samples_alias, resolve_seed)
@@ -45,13 +47,22 @@ def fused(X, y, theta, model="logistic", kind="none", *, diagonal=False, n_mc_sa
     ``theta`` is the flat parameter vector (p,), p = (d + fit_intercept) * K; returns
     ``(loss, grad (p,), curvature)`` with curvature ``None``, (p,) or (p, p).
     """
-    multi = get_family(model).multi_output
-    K = theta.size // (X.shape[1] + bool(fit_intercept)) if multi else 1
+    family = get_family(model)
+    K = theta.size // (X.shape[1] + bool(fit_intercept)) if family.multi_output else 1
     p = theta.size
     grad = np.empty(p)
     curvature = None
     if kind != "none":
         curvature = np.empty(p) if diagonal else np.empty((p, p))
+    if any(is_dask(a) for a in (X, y, sample_weight)):  # the pass runs chunk by chunk
+        rows = rows_of(X, y, sample_weight, family, coef_init=None, n_classes=K,
+                       fit_intercept=fit_intercept, n_threads=resolve_threads(n_threads))[0]
+        loss, _ = rows.fused_pass(model, theta, K, kind, diagonal=bool(diagonal),
+                                  n_mc_samples=int(n_mc_samples), seed=int(seed),
+                                  grad_out=grad, curvature_out=curvature)
+        check_in_range("the loss, gradient or curvature", model, ("theta",), loss, grad,
+                       curvature)
+        return loss, grad, curvature
     kernel, X_args = _kernel("fused_pass", X)
     loss, _ = kernel(model, *X_args, y, theta, K, bool(fit_intercept), sample_weight, kind,
                      bool(diagonal), int(n_mc_samples), int(seed), resolve_threads(n_threads),
@@ -220,7 +231,7 @@ def scores(X: ArrayLike, y: ArrayLike, theta: ArrayLike, model: Model = "logisti
     array([[-0.5, -0. ],
            [ 0. ,  0.5]])
     """
-    model, X, y, theta, n_classes = as_problem(X, y, theta, model)
+    model, X, y, theta, n_classes = as_problem(X, y, theta, model, dask=False)
     out = np.empty((X.shape[0], theta.size))
     kernel, X_args = _kernel("scores", X)
     kernel(model, *X_args, y, theta.ravel(), n_classes, False, resolve_threads(n_threads), out)
@@ -277,7 +288,7 @@ def fisher(X: ArrayLike, y: ArrayLike | None, theta: ArrayLike, model: Model = "
     n_mc_samples = check_positive_int(mc_samples_alias(n_mc_samples, n_samples), "n_mc_samples")
     seed = resolve_seed(seed) if kind == "mc" or seed is not None else 0
     if y is None:  # true and mc Fishers do not read the labels
-        y = np.zeros(X.shape[0])
+        y = np.zeros(X.shape[0]) if not is_dask(X) else X[:, 0] * 0.0
     diagonal = check_bool(diagonal, "diagonal")
     return fused(X, y, theta.ravel(), model, kind, diagonal=diagonal, n_mc_samples=n_mc_samples,
                  seed=seed, n_threads=n_threads)[2]
@@ -336,9 +347,15 @@ def kl(X: ArrayLike, theta_p: ArrayLike, theta_q: ArrayLike, model: Model = "log
     0.5
     """
     model = check_model(model)
-    X, _ = as_rows_design(X)
+    if is_dask(X):
+        if X.ndim != 2:
+            raise ValueError(f"X must be 2-D, got shape {X.shape}")
+    else:
+        X, _ = as_rows_design(X)
     theta_p, n_classes = as_theta(theta_p, model, X.shape[1], "theta_p")
     theta_q, _ = as_theta(theta_q, model, X.shape[1], "theta_q")
+    if is_dask(X):
+        return mean_kl(X, model, theta_p.ravel(), theta_q.ravel(), n_classes)
     if theta_p.shape != theta_q.shape:
         raise ValueError(f"theta_p and theta_q differ in shape: {theta_p.shape} vs {theta_q.shape}")
     kernel, X_args = _kernel("mean_kl", X)

@@ -281,8 +281,22 @@ class FitResult:
         theta = np.vstack([self.coef.reshape(d, K), np.reshape(self.intercept, (1, K))])
         return X, np.ascontiguousarray(theta.ravel()), K
 
+    def _dask_predict(self, X, mean):
+        from ._data.dask import predict
+
+        K = 1 if self.coef.ndim == 1 else self.coef.shape[1]
+        d = self.coef.shape[0]
+        theta = np.vstack([self.coef.reshape(d, K), np.reshape(self.intercept, (1, K))])
+        out = predict(X, self.model, np.ascontiguousarray(theta.ravel()), K, mean)
+        return out if self.coef.ndim == 2 else out[:, 0]
+
     def decision_function(self, X: ArrayLike) -> np.ndarray:
-        """The linear predictor eta = X @ coef + intercept, shape (n,) or (n, K)."""
+        """The linear predictor eta = X @ coef + intercept, shape (n,) or (n, K) (a lazy
+        Dask array for a Dask X)."""
+        from ._data.dask import is_dask
+
+        if is_dask(X):
+            return self._dask_predict(X, mean=False)
         X, theta, K = self._theta(X)
         eta = np.asarray(X @ theta.reshape(-1, K)[:-1]) + theta.reshape(-1, K)[-1]
         return eta if self.coef.ndim == 2 else eta[:, 0]
@@ -292,9 +306,13 @@ class FitResult:
 
         Probabilities P(y = 1) for ``"logistic"`` and ``"probit"``, an (n, K) matrix of
         class probabilities for ``"multinomial"``, the rate for ``"poisson"`` and the mean
-        for ``"gaussian"``.
+        for ``"gaussian"``. For a Dask X, a lazy Dask array computed chunk by chunk.
         """
         from . import _core
+        from ._data.dask import is_dask
+
+        if is_dask(X):
+            return self._dask_predict(X, mean=True)
         from ._config import get_num_threads
 
         from ._data.csr import _parts, is_sparse

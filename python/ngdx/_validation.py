@@ -214,10 +214,26 @@ def as_labels(y, model: str, n: int, n_classes: int) -> np.ndarray:
     return y
 
 
-def as_problem(X, y, theta, model, *, y_required: bool = True
+def as_problem(X, y, theta, model, *, y_required: bool = True, dask: bool = True
                ) -> tuple[str, np.ndarray, np.ndarray | None, np.ndarray, int]:
-    """Check a whole (X, y, theta, model) call: (model, X, y or None, theta, n_classes)."""
+    """Check a whole (X, y, theta, model) call: (model, X, y or None, theta, n_classes).
+    A Dask X or y is passed on as it is, its shape checked (its chunks are checked where
+    they are, by the pass); ``dask=False`` refuses it (a function whose result has a row
+    per row of X)."""
+    from ._data.dask import is_dask
+
     model = check_model(model)
+    if is_dask(X) or is_dask(y):
+        if not dask:
+            raise ValueError("this function returns one row per row of X and takes X and y in "
+                             "memory (NumPy or SciPy sparse), not Dask arrays; map it over the "
+                             "chunks (X.map_blocks) instead")
+        if X.ndim != 2:
+            raise ValueError(f"X must be 2-D, got shape {X.shape}")
+        theta, n_classes = as_theta(theta, model, X.shape[1])
+        if y is None and y_required:
+            raise ValueError(f"y is required here (model {model!r})")
+        return model, X, y, theta, n_classes
     X, _ = as_rows_design(X)
     theta, n_classes = as_theta(theta, model, X.shape[1])
     if y is None:

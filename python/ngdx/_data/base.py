@@ -10,7 +10,8 @@ SCORE_BLOCK_BYTES = 2**23
 
 
 class RowSource:
-    """Base of the row sources (``ArrayRows``, ``CSRRows``): the state their methods share.
+    """Base of the row sources (``ArrayRows``, ``CSRRows``, ``DaskRows``): the state their
+    methods share.
 
     Subclasses set ``X``, ``n_rows`` and ``n_features`` and implement ``fused_pass``,
     ``fisher_vector_product``, ``curvature_weights``, ``gram``, ``column_scale``,
@@ -18,12 +19,25 @@ class RowSource:
     ``n_passes``.
     """
 
+    #: Whether X, y and the weights are NumPy arrays in this process (a Dask source: not).
+    in_memory = True
+
     def __init__(self, y, sample_weight, fit_intercept, n_threads):
         self.y, self.sample_weight = y, sample_weight
         self.fit_intercept = bool(fit_intercept)
         self.n_threads = int(n_threads)
         self.n_passes = 0
         self._row_gram = None
+
+    @property
+    def nbytes(self) -> int:
+        """The bytes of X (the data a pass reads)."""
+        return int(self.X.nbytes)
+
+    def compute(self, value):
+        """``value`` as NumPy: an expression of this source's arrays (``matmul``'s product,
+        ``y``) is already one in memory; a Dask source computes it."""
+        return value
 
     @property
     def weight_sum(self) -> float:

@@ -171,6 +171,10 @@ class CSRRows(RowSource):
         super().__init__(y, sample_weight, fit_intercept, n_threads)
 
     # ------------------------------------------------------------ fused passes of the core
+    @property
+    def nbytes(self) -> int:
+        return int(self.X.data.nbytes + self.X.indices.nbytes + self.X.indptr.nbytes)
+
     def fused_pass(self, model, theta, n_classes, kind="none", *, diagonal=False,
                    n_mc_samples=1, seed=0, grad_out, curvature_out=None):
         """(mean NLL, misclassified rows); fills grad_out and the curvature of ``kind``."""

@@ -45,9 +45,12 @@ ZERO_TOL = 1e-9
 def zero_count_separation(objective, theta, symptom=True):
     """The rows with y = 0 that a direction of theta fits with mean -> 0 while every row with
     y > 0 keeps its fit, as a boolean mask (n,), or None when there is no such direction
-    (the optimum is finite) or, with ``symptom``, the iterate shows no sign of one. One-output
+    (the optimum is finite) or, with ``symptom``, the iterate shows no sign of one, or the
+    rows are not in memory (a Dask array: not checked). One-output
     models without a penalty; rows of zero weight are not part of the problem."""
     rows = objective.rows
+    if not rows.in_memory:
+        return None  # undecided: the check's projections hold rows on the client
     y, s = rows.y, rows.sample_weight
     w = np.ones(rows.n_rows) if s is None else s
     zero = (y == 0) & (w > 0)

@@ -135,15 +135,20 @@ class Multinomial(Family):
     multi_output = True
     labels = "integer labels 0..K-1"
 
-    def n_classes(self, y, coef_init=None, n_classes=None):
-        """K: ``n_classes`` when given, else the columns of coef_init, else max(y) + 1 with
-        every class 0..K-1 present in y (checked before anything of size K is allocated).
-        Labels must be integers >= 0 below K."""
-        if not np.all(y == np.floor(y)) or y.min() < 0:
+    def check_integer_labels(self, y):
+        """Raise ``ValueError`` unless the labels are integers >= 0."""
+        if y.size and (not np.all(y == np.floor(y)) or y.min() < 0):
             bad = y[(y != np.floor(y)) | (y < 0)][0]
             raise ValueError("y for model 'multinomial' must hold integer labels 0..K-1; got "
                              f"{float(bad)!r} (the scikit-learn estimator NGDClassifier encodes "
                              "labels of any type)")
+
+    def n_classes(self, y, coef_init=None, n_classes=None, distinct=False):
+        """K: ``n_classes`` when given, else the columns of coef_init, else max(y) + 1 with
+        every class 0..K-1 present in y (checked before anything of size K is allocated).
+        Labels must be integers >= 0 below K. ``distinct``: y holds the sorted distinct
+        labels of the rows (of a Dask array), not one per row."""
+        self.check_integer_labels(y)
         top = float(y.max())
         if n_classes is not None:
             if (isinstance(n_classes, bool) or not isinstance(n_classes, numbers.Integral)
@@ -157,6 +162,9 @@ class Multinomial(Family):
             return int(np.shape(coef_init)[1])
         if top + 1 < 2:
             raise ValueError("model 'multinomial' needs at least 2 classes; y has labels 0..0")
+        if distinct:
+            missing = np.setdiff1d(np.arange(int(top) + 1), y.astype(np.intp))
+            return self._all_present(int(top) + 1, missing)
         if top >= len(y):  # some class 0..top has no row: decided before any bincount
             raise ValueError(
                 f"y has the label {top:g} but only {len(y)} rows, so some of the classes "
@@ -164,7 +172,10 @@ class Multinomial(Family):
                 "Relabel them (NGDClassifier encodes any labels) or pass n_classes=K "
                 "to fit classes that have no rows")
         K = int(top) + 1
-        missing = np.flatnonzero(np.bincount(y.astype(np.intp), minlength=K) == 0)
+        return self._all_present(K, np.flatnonzero(np.bincount(y.astype(np.intp), minlength=K) == 0))
+
+    def _all_present(self, K, missing):
+        """K, or ``ValueError`` naming the classes 0..K-1 that have no row."""
         if missing.size:
             shown = ", ".join(str(c) for c in missing[:10]) + (", ..." if missing.size > 10 else "")
             raise ValueError(

@@ -133,10 +133,10 @@ class GLMObjective:
     def output_fisher(self, theta):
         """G = sum_i s_i (diag(mu_i) - mu_i mu_i^T) / sum_i s_i: the K x K output factor of
         K-FAC for a multi-output model (the mean true Fisher weight of a row)."""
-        mu = softmax(self.linear_predictor(theta))
+        mu = softmax(self.linear_predictor(theta))  # a Dask array for a Dask source
         sw = self.rows.sample_weight
-        s = np.ones(mu.shape[0]) if sw is None else sw
-        return (np.diag(s @ mu) - (mu * s[:, None]).T @ mu) / s.sum()
+        smu, total = (mu, mu.shape[0]) if sw is None else (mu * sw[:, None], sw.sum())
+        return self.rows.compute((np.diag(smu.sum(axis=0)) - smu.T @ mu) / total)
 
     def closed_form_curvature(self, theta, kind):
         """The curvature of ``kind`` (plus the penalty) where it has a closed form cheaper

@@ -1,0 +1,504 @@
+"""Rows in a Dask array: the row source whose passes run on the workers, chunk by chunk.
+
+X is chunked by rows (one chunk across the columns), y and the sample weights follow its
+row chunks. Every pass maps the core's kernel over the chunks where they live (the core
+releases the GIL, so the threaded scheduler runs them in parallel too) and reduces the
+partial sums (loss, gradient, p x p curvature) in a fixed binary tree: the reduction's
+traffic is O(chunks x p^2) whatever n, only the total reaches the client, and the result
+is the same for a given chunking whichever worker ran what. The solver loop on the client
+is the in-memory one: it only sees this object's methods (see ``ndarray.py``).
+
+Where the rows stay: when X, y and the weights fit in half the memory of the workers
+(of this machine for the local schedulers) they are persisted once, checked and converted
+there; otherwise every pass streams them from their source (a Zarr store, files), chunk
+by chunk, so that memory is bounded by the chunk size times the tasks running at once.
+
+Checks run where the data are, with the in-memory messages: a non-finite X or y, labels
+outside the model's domain or negative weights raise the same ``ValueError`` from the
+worker (indices are global row numbers). Dask is an optional dependency (``ngdx[dask]``),
+imported when a Dask array is passed.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import sys
+
+import numpy as np
+
+from .. import _core
+from .._validation import DESIGN_DTYPES, check_finite, check_real_dtype
+from .base import RowSource
+
+#: The rows the column scale is estimated from, at most (as ArrayRows.column_scale).
+COLUMN_SCALE_ROWS = 65536
+#: A persisted copy may take at most this share of the workers' (or machine's) memory.
+PERSIST_SHARE = 0.5
+#: The partial sums of a pass are added on the client when together they take at most
+#: this many bytes, else in a tree on the workers.
+GATHER_BYTES = 2**24
+
+
+def is_dask(a) -> bool:
+    """Whether ``a`` is a Dask array (without importing Dask when it is not loaded)."""
+    mod = sys.modules.get("dask.array")
+    return mod is not None and isinstance(a, mod.Array)
+
+
+def _dask():
+    try:
+        import dask
+        import dask.array as da
+    except ImportError:  # pragma: no cover - exercised without the extra
+        raise ImportError("Dask inputs need dask: pip install 'ngdx[dask]'") from None
+    return dask, da
+
+
+# ---------------------------------------------------------------- per-chunk work (workers)
+def _check_design_chunk(X, row0):
+    """A chunk of X as the core reads it (C-contiguous float64 or float32), checked finite
+    with the in-memory message, its index global."""
+    check_real_dtype(X.dtype, "X")
+    if X.dtype not in DESIGN_DTYPES:
+        X = np.ascontiguousarray(X, dtype=np.float64)
+    else:
+        X = np.require(X, requirements=["C_CONTIGUOUS", "ALIGNED"])
+    try:
+        check_finite(X, "X", squares=True)
+    except ValueError as e:
+        bad = np.argwhere(~np.isfinite(X))
+        if bad.size:
+            i, j = (int(v) for v in bad[0])
+            raise ValueError(f"X must be finite; found {X[i, j]} at index ({row0 + i}, {j}) "
+                             f"(in the Dask chunk of rows {row0}..{row0 + X.shape[0] - 1})"
+                             ) from None
+        raise e from None
+    return X
+
+
+def _as_core(a):
+    """A chunk of y or the weights as the core reads it (a no-op when it already is)."""
+    return None if a is None else np.require(a, dtype=np.float64,
+                                              requirements=["C_CONTIGUOUS", "ALIGNED"])
+
+
+def _check_vector_chunk(a, row0, name):
+    check_real_dtype(a.dtype, name)
+    a = np.require(a, dtype=np.float64, requirements=["C_CONTIGUOUS", "ALIGNED"])
+    bad = ~np.isfinite(a)
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        raise ValueError(f"{name} must be finite; found {a[i]} at index {row0 + i} "
+                         f"({int(bad.sum())} non-finite values in the Dask chunk of rows "
+                         f"{row0}..{row0 + a.size - 1})")
+    return a
+
+
+#: Class labels up to this many times a chunk's rows are counted by bincount, larger ones
+#: (which leave classes without rows anyway) by a sort.
+_BINCOUNT_SPAN = 4
+
+
+def _summarize_chunk(X, y, s, row0, family, step, check_x):
+    """One chunk's part of the door, one task: the checks of y and the weights (and of X
+    with ``check_x``), the summary of the labels (the distinct labels with their weight
+    sums for a classifier, else (sum s y, sum s)), the largest weight, and the sums of
+    s_i x_ij^2 and of s_i over the chunk's rows whose global index is a multiple of
+    ``step`` (the column scale's sample)."""
+    if check_x:
+        _check_design_chunk(X, row0)
+    y = _check_vector_chunk(y, row0, "y")
+    if s is not None:
+        s = _check_vector_chunk(s, row0, "sample_weight")
+        if (s < 0).any():
+            raise ValueError("sample_weight must be non-negative")
+    if family.multi_output:  # the classes are counted on the client, from every chunk's
+        family.check_integer_labels(y)
+    else:
+        family.check_labels(y, 1)
+    w = np.ones_like(y) if s is None else s
+    top = float(w.max()) if w.size else 0.0
+    if not family.classifier:
+        labels, sums = np.array([_core.linalg.dot(w, y)]), np.array([float(w.sum())])
+    elif y.size and y.max() < _BINCOUNT_SPAN * y.size + 2:  # integers >= 0: checked above
+        codes = y.astype(np.intp)
+        labels = np.flatnonzero(np.bincount(codes)).astype(np.float64)
+        sums = np.bincount(codes, weights=w)[labels.astype(np.intp)]
+    else:
+        labels, inverse = np.unique(y, return_inverse=True)
+        sums = np.bincount(inverse, weights=w, minlength=labels.size)
+    first = (-row0) % step
+    Xs = np.asarray(X[first::step], dtype=np.float64)
+    ws = np.ones(Xs.shape[0]) if s is None else s[first::step]
+    return labels, sums, top, np.einsum("i,ij,ij->j", ws, Xs, Xs), float(ws.sum())
+
+
+def _weight_sum(s, n):
+    return float(n) if s is None else float(np.cumsum(s)[-1]) if s.size else 0.0
+
+
+def _fused(X, y, s, theta, model, n_classes, fit_intercept, kind, diagonal, n_mc, seed,
+           n_threads, curvature_shape):
+    """(sum of s_i l_i, misclassified, sum of s_i grad_i, sum of the curvature, sum s)."""
+    X, y, s = _as_core(X) if X.dtype == np.float64 else X, _as_core(y), _as_core(s)
+    W = _weight_sum(s, X.shape[0])
+    g = np.zeros(theta.size)
+    C = None if curvature_shape is None else np.zeros(curvature_shape)
+    if W == 0.0:
+        return 0.0, 0, g, C, 0.0
+    loss, mis = _core.glm.fused_pass(model, X, y, theta, n_classes, fit_intercept, s, kind,
+                                     diagonal, n_mc, seed, n_threads, g, C)
+    g *= W
+    if C is not None:
+        C *= W
+    return loss * W, mis, g, C, W
+
+
+def _fvp(X, s, theta, v, model, n_classes, fit_intercept, n_threads):
+    s = _as_core(s)
+    W = _weight_sum(s, X.shape[0])
+    out = np.zeros(theta.size)
+    if W == 0.0:
+        return 0.0, out, 0.0
+    q = _core.glm.fisher_vector_product(model, X, theta, v, n_classes, fit_intercept, s,
+                                        n_threads, out)
+    out *= W
+    return q * W, out, W
+
+
+def _gram(X, w, fit_intercept, n_threads):
+    w = _as_core(w)
+    dp = X.shape[1] + fit_intercept
+    A = np.zeros((dp, dp))
+    W = _weight_sum(w, X.shape[0])
+    if W > 0.0:
+        _core.linalg.weighted_gram(X, w, fit_intercept, 1.0, n_threads, A)
+    return A, W
+
+
+def _scores(X, y, s, codes, theta, model, n_classes, fit_intercept, n_groups):
+    y, s = _as_core(y), _as_core(s)
+    S = np.empty((X.shape[0], theta.size))
+    _core.glm.scores(model, X, y, theta, n_classes, fit_intercept, 1, S)
+    if s is not None:
+        S *= s[:, None]
+    out = np.zeros((n_groups, theta.size))
+    np.add.at(out, codes, S)
+    return out
+
+
+def _add(a, b):
+    """The sum of two partial results (tuples of numbers and arrays, None for absent)."""
+    if isinstance(a, tuple):
+        return tuple(_add(x, y) for x, y in zip(a, b))
+    return None if a is None else a + b
+
+
+# ---------------------------------------------------------------- the row source (client)
+class DaskRows(RowSource):
+    """X (n, d), y (n,) and optional sample weights (n,) as Dask arrays with the same row
+    chunks; see the module docstring. Build it with :func:`dask_rows`."""
+
+    in_memory = False
+
+    def __init__(self, X, y, sample_weight, weight_sum, *, fit_intercept, n_threads, persisted,
+                 column_scale=None):
+        self.X = X
+        self.n_rows, self.n_features = (int(v) for v in X.shape)
+        super().__init__(y, sample_weight, fit_intercept, n_threads)
+        self._weight_sum = float(weight_sum)
+        self.persisted = persisted
+        self._column_scale = column_scale
+        self.row_starts = np.concatenate([[0], np.cumsum(X.chunks[0])])
+        self._blocks = list(zip(X.to_delayed().ravel(), y.to_delayed().ravel(),
+                                [None] * len(X.chunks[0]) if sample_weight is None
+                                else sample_weight.to_delayed().ravel()))
+        # The core's threads per chunk task: the scheduler runs chunks side by side.
+        self._chunk_threads = 1 if len(self._blocks) > 1 else self.n_threads
+
+    @property
+    def weight_sum(self) -> float:
+        return self._weight_sum
+
+    def compute(self, value):
+        dask, _ = _dask()
+        return np.asarray(dask.compute(value)[0])
+
+    def _reduce(self, parts, nbytes):
+        """The sum of delayed partial results of ``nbytes`` each, in chunk order, so that
+        the total is the same for a chunking whoever computed what: on the client when
+        all of them together are small (one round trip), else in a binary tree on the
+        workers (pairs in chunk order; only the total reaches the client)."""
+        dask, _ = _dask()
+        if len(parts) * nbytes <= GATHER_BYTES:
+            out = dask.compute(*parts)
+            total = out[0]
+            for part in out[1:]:
+                total = _add(total, part)
+            return total
+        add = dask.delayed(_add, pure=True)
+        while len(parts) > 1:
+            parts = [add(parts[i], parts[i + 1]) if i + 1 < len(parts) else parts[i]
+                     for i in range(0, len(parts), 2)]
+        return dask.compute(parts[0])[0]
+
+    def fused_pass(self, model, theta, n_classes, kind="none", *, diagonal=False,
+                   n_mc_samples=1, seed=0, grad_out, curvature_out=None):
+        dask, _ = _dask()
+        self.n_passes += 1
+        th = dask.delayed(np.array(theta))
+        shape = None if curvature_out is None else curvature_out.shape
+        task = dask.delayed(_fused, pure=True)
+        parts = [task(X, y, s, th, model, n_classes, self.fit_intercept, kind, bool(diagonal),
+                      int(n_mc_samples), int(seed) + k, self._chunk_threads, shape)
+                 for k, (X, y, s) in enumerate(self._blocks)]
+        loss, mis, g, C, W = self._reduce(parts, 8 * (theta.size + (0 if shape is None
+                                                                      else int(np.prod(shape)))))
+        grad_out[...] = g / W
+        if curvature_out is not None:
+            curvature_out[...] = C / W
+        return loss / W, int(mis)
+
+    def fisher_vector_product(self, model, theta, v, n_classes, out):
+        dask, _ = _dask()
+        self.n_passes += 1
+        th, vv = dask.delayed(np.array(theta)), dask.delayed(np.array(v))
+        task = dask.delayed(_fvp, pure=True)
+        parts = [task(X, s, th, vv, model, n_classes, self.fit_intercept, self._chunk_threads)
+                 for X, _, s in self._blocks]
+        q, Fv, W = self._reduce(parts, 8 * theta.size)
+        out[...] = Fv / W
+        return q / W
+
+    def gram(self, weights=None):
+        dask, da = _dask()
+        self.n_passes += 1
+        if weights is None:
+            ws = [s for _, _, s in self._blocks]
+        else:
+            w = weights if is_dask(weights) else da.from_array(np.asarray(weights, float),
+                                                                chunks=(self.X.chunks[0],))
+            ws = list(w.rechunk((self.X.chunks[0],)).to_delayed().ravel())
+        task = dask.delayed(_gram, pure=True)
+        parts = [task(X, w, self.fit_intercept, self._chunk_threads)
+                 for (X, _, _), w in zip(self._blocks, ws)]
+        dp = self.n_features + self.fit_intercept
+        A, W = self._reduce(parts, 8 * dp * dp)
+        return A / W
+
+    def column_scale(self):
+        """As ``ArrayRows.column_scale``: the root mean square of each column over the
+        same evenly spaced rows (summed on the workers by the door's pass); over all rows
+        (a pass) where those rows have no weight."""
+        if self._column_scale is None:
+            _, da = _dask()
+            self.n_passes += 1
+            X = self.X.astype(np.float64)
+            sq = (X * X * self.sample_weight[:, None]).sum(axis=0)
+            self._column_scale = np.sqrt(self.compute(sq) / self.weight_sum)
+        return self._column_scale
+
+    def group_scores(self, model, theta, n_classes, codes, n_groups):
+        dask, _ = _dask()
+        self.n_passes += 1
+        task = dask.delayed(_scores, pure=True)
+        th = dask.delayed(np.array(theta))
+        parts = [task(X, y, s, codes[a:b], th, model, n_classes, self.fit_intercept, n_groups)
+                 for (X, y, s), a, b in zip(self._blocks, self.row_starts[:-1],
+                                            self.row_starts[1:])]
+        return self._reduce(parts, 8 * n_groups * theta.size)
+
+    def matmul(self, B):
+        """X @ B as a Dask array (lazy: computed where it is reduced)."""
+        self.n_passes += 1
+        return self.X.astype(np.float64) @ B
+
+    def curvature_weights(self, *args, **kwargs):
+        raise ValueError("per-row curvature weights (the sample-space solve, "
+                         "linear_solver='woodbury') need the rows in memory, not a Dask array")
+
+    row_gram = rmatmul = curvature_weights
+
+
+# ---------------------------------------------------------------- predictions
+def _predict_chunk(X, row0, model, theta, K, mean):
+    X = _check_design_chunk(X, row0)
+    out = np.empty((X.shape[0], K))
+    if mean:
+        _core.glm.predict_mean(model, X, theta, K, True, 1, out)
+    else:
+        T = theta.reshape(-1, K)
+        out[...] = X @ T[:-1] + T[-1]
+    return out
+
+
+def predict(X, model, theta, K, mean=True):
+    """The model's mean (or, ``mean=False``, eta) at the rows of a Dask array X, as a lazy
+    Dask array (n, K), chunk by chunk where X's chunks are."""
+    _, da = _dask()
+    if X.ndim != 2:
+        raise ValueError(f"X must be 2-D, got shape {X.shape}")
+    check_real_dtype(X.dtype, "X")
+    d = theta.size // K - 1
+    if X.shape[1] != d:
+        raise ValueError(f"X has {X.shape[1]} columns but the fit had {d}")
+    X = X.rechunk({1: -1})
+    starts = np.concatenate([[0], np.cumsum(X.chunks[0])])
+
+    def block(x, block_info=None):
+        row0 = int(starts[block_info[0]["chunk-location"][0]])
+        return _predict_chunk(x, row0, model, theta, K, mean)
+
+    return X.map_blocks(block, dtype=np.float64, chunks=(X.chunks[0], (K,)))
+
+
+def _kl_chunk(X, row0, model, theta_p, theta_q, K):
+    X = _check_design_chunk(X, row0)
+    return _core.glm.mean_kl(model, X, theta_p, theta_q, K, False, None, 1) * X.shape[0]
+
+
+def mean_kl(X, model, theta_p, theta_q, K):
+    """The mean KL over the rows of a Dask X (``ngdx.kl``), chunk by chunk."""
+    dask, _ = _dask()
+    X = X.rechunk({1: -1})
+    starts = np.concatenate([[0], np.cumsum(X.chunks[0])])
+    task = dask.delayed(_kl_chunk, pure=True)
+    parts = [task(b, int(r0), model, theta_p, theta_q, K)
+             for b, r0 in zip(X.to_delayed().ravel(), starts[:-1])]
+    return float(sum(dask.compute(*parts))) / X.shape[0]
+
+
+# ---------------------------------------------------------------- the door
+def _memory_for_persist():
+    """Bytes a persisted copy may take: PERSIST_SHARE of the workers' memory limits under a
+    distributed client, of the machine's memory otherwise."""
+    try:
+        from distributed import default_client
+
+        client = default_client()
+    except (ImportError, ValueError):
+        client = None
+    if client is not None:
+        limits = [w.get("memory_limit") or 0 for w in
+                  client.scheduler_info()["workers"].values()]
+        if limits and all(limits):
+            return PERSIST_SHARE * sum(limits)
+    try:
+        return PERSIST_SHARE * os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):  # pragma: no cover - not POSIX
+        return PERSIST_SHARE * 4 * 2**30
+
+
+def _in_place(a, dask):
+    """Whether a Dask array's chunks are already where the passes run: computed values
+    (persisted), futures under a distributed client (arrays in the graph would be shipped
+    to the workers at every pass)."""
+    graph = dict(a.__dask_graph__())
+    if len(graph) != a.npartitions:
+        return False
+    values = graph.values()
+    try:
+        from distributed import Future, default_client
+
+        default_client()
+        return all(isinstance(v, Future) for v in values)
+    except (ImportError, ValueError):
+        return all(isinstance(v, np.ndarray) for v in values)
+
+
+def _rows_like(a, X, name, da):
+    """A 1-D array as a Dask array with X's row chunks."""
+    if not is_dask(a):
+        arr = np.asarray(a)
+        if arr.ndim != 1:
+            raise ValueError(f"{name} must be 1-D, got shape {arr.shape}")
+        if arr.shape[0] != X.shape[0]:
+            raise ValueError(f"{name} has {arr.shape[0]} entries but X has {X.shape[0]} rows")
+        a = da.from_array(arr, chunks=(X.chunks[0],))
+    if a.ndim != 1:
+        raise ValueError(f"{name} must be 1-D, got shape {a.shape}")
+    if math.isnan(a.shape[0]):
+        raise ValueError(f"{name} has unknown chunk sizes: call {name}.compute_chunk_sizes() "
+                         "first")
+    if a.shape[0] != X.shape[0]:
+        raise ValueError(f"{name} has {a.shape[0]} entries but X has {X.shape[0]} rows")
+    return a.rechunk((X.chunks[0],))
+
+
+def _with_row0(fn, a, *args, dtype, **kw):
+    """a.map_blocks(fn) with each block's first global row passed to fn."""
+    starts = np.concatenate([[0], np.cumsum(a.chunks[0])])
+
+    def block(x, block_info=None):
+        return fn(x, int(starts[block_info[0]["chunk-location"][0]]), *args, **kw)
+
+    return a.map_blocks(block, dtype=dtype)
+
+
+def dask_rows(X, y, sample_weight, family, *, coef_init, n_classes, fit_intercept, n_threads):
+    """Check Dask inputs and build their row source: ``(rows, K, labels, weights)`` where
+    ``labels`` and ``weights`` summarize y for the null-model start (the distinct labels
+    and their weight sums for a classifier, one pseudo-row of the weighted mean else)."""
+    dask, da = _dask()
+    if not is_dask(X):
+        X = da.from_array(np.asarray(X))
+    if X.ndim != 2:
+        raise ValueError(f"X must be 2-D, got shape {X.shape}")
+    check_real_dtype(X.dtype, "X")
+    if any(math.isnan(c) for c in X.shape):
+        raise ValueError("X has unknown chunk sizes: call X.compute_chunk_sizes() first")
+    if X.shape[0] == 0 or X.shape[1] == 0:
+        raise ValueError(f"X must have at least one row and one column, got shape {X.shape}")
+    if X.numblocks[1] != 1:
+        raise ValueError(
+            f"X is chunked across its columns ({X.numblocks[1]} column chunks of "
+            f"{X.chunks[1]}): ngdx's passes read whole rows; rechunk it by rows only, "
+            "X = X.rechunk({1: -1}) (or chunks=(rows_per_chunk, -1) where it is created)")
+    y = _rows_like(y, X, "y", da)
+    sw = None if sample_weight is None else _rows_like(sample_weight, X, "sample_weight", da)
+    # X already where the passes run, in the core's dtype: checked by one pass below and
+    # read as it is. Else checked (and converted) as it is read: once into the persisted
+    # copy when X, y and the weights fit in half the memory, at every pass when streamed.
+    ready = _in_place(X, dask) and X.dtype in DESIGN_DTYPES
+    persisted = ready or (X.nbytes + y.nbytes + (0 if sw is None else sw.nbytes)
+                          <= _memory_for_persist())
+    if not ready:
+        dtype = X.dtype if X.dtype in DESIGN_DTYPES else np.dtype(np.float64)
+        X = _with_row0(_check_design_chunk, X, dtype=dtype)
+        if persisted:
+            X, y, sw = dask.persist(X, y, sw)
+
+    # one pass: the checks of y and the weights (and of X when it is read as it is), the
+    # labels' summary, the column scale's sample (the rows ArrayRows.column_scale reads)
+    n = X.shape[0]
+    step = max(1, -(-n // COLUMN_SCALE_ROWS))
+    starts = np.concatenate([[0], np.cumsum(X.chunks[0])])
+    ws = [None] * len(X.chunks[0]) if sw is None else list(sw.to_delayed().ravel())
+    task = dask.delayed(_summarize_chunk, pure=True)
+    parts = dask.compute(*[task(xb, yb, wb, int(r0), family, step, ready) for xb, yb, wb, r0 in
+                           zip(X.to_delayed().ravel(), y.to_delayed().ravel(), ws, starts[:-1])])
+    top = max(p[2] for p in parts)
+    if sw is not None and not top > 0:
+        raise ValueError("sample_weight must have a positive sum")
+    if family.classifier:
+        labels = np.unique(np.concatenate([p[0] for p in parts]))
+        weights = np.zeros(labels.size)
+        for p in parts:
+            weights[np.searchsorted(labels, p[0])] += p[1]
+    else:
+        total = sum(p[1][0] for p in parts)
+        labels = np.array([sum(p[0][0] for p in parts) / total]) if total > 0 else np.zeros(1)
+        weights = np.array([total])
+    K = (family.n_classes(labels, coef_init, n_classes, distinct=True) if family.multi_output
+         else 1)
+    if family.multi_output:
+        family.check_labels(labels, K)
+    W = float(weights.sum())
+    if sw is not None and (not np.isfinite(W) or top < 1e-150):
+        sw, weights, W = sw / top, weights / top, W / top  # only their ratios matter
+    sampled = sum(p[4] for p in parts)
+    scale = (np.sqrt(sum(p[3] for p in parts) / sampled) if sampled > 0 else None)
+    rows = DaskRows(X, y, sw, W, fit_intercept=fit_intercept, n_threads=n_threads,
+                    persisted=persisted, column_scale=scale)
+    return rows, K, labels, weights
