@@ -49,9 +49,6 @@ def checked_X(estimator, X):
 
 
 def rowwise(f, eta, n_out):
-    """f applied to each chunk of the rows of eta (n,) or (n, K): a lazy (n, n_out) or (n,)."""
-    if n_out is None:
-        return eta.map_blocks(f, dtype=np.float64, drop_axis=list(range(1, eta.ndim)) or None)
-    chunks = (eta.chunks[0], (n_out,))
-    return eta.map_blocks(f, dtype=np.float64, chunks=chunks,
+    """f applied to each chunk of the rows of eta (n,) or (n, K): a lazy (n, n_out)."""
+    return eta.map_blocks(f, dtype=np.float64, chunks=(eta.chunks[0], (n_out,)),
                           new_axis=1 if eta.ndim == 1 else None)

@@ -289,3 +289,19 @@ def test_estimators_fit_and_predict_dask_arrays_lazily():
         np.testing.assert_allclose(reg.predict(da.from_array(Xr, chunks=700)).compute(),
                                    ref_r.predict(Xr), rtol=1e-9)
         assert rel(reg.std_errors_, ref_r.std_errors_) < 1e-9
+
+
+def test_a_persisted_array_is_read_in_place_even_strided():
+    from ngdx._stderr import objective_of
+
+    X, y, _ = problem("logistic", seed=14)
+    ref = ngdx.fit(X, y, "logistic", tol=1e-10)
+    with dask.config.set(scheduler="threads"):
+        Xf = da.from_array(np.asfortranarray(X), chunks=(1000, -1)).persist()  # F-order views
+        res = ngdx.fit(Xf, y, "logistic", tol=1e-10)
+        Xb = np.asfortranarray(X)
+        Xb[1500, 2] = np.inf
+        with pytest.raises(ValueError, match=r"found inf at index \(1500, 2\)"):
+            ngdx.fit(da.from_array(Xb, chunks=(1000, -1)).persist(), y, "logistic")
+    assert objective_of(res).rows.X is Xf  # no checked copy
+    assert rel(res.coef, ref.coef) < 1e-10

@@ -2,15 +2,15 @@
 
 X is chunked by rows (one chunk across the columns), y and the sample weights follow its
 row chunks. Every pass maps the core's kernel over the chunks where they live (the core
-releases the GIL, so the threaded scheduler runs them in parallel too) and reduces the
-partial sums (loss, gradient, p x p curvature) in a fixed binary tree: the reduction's
-traffic is O(chunks x p^2) whatever n, only the total reaches the client, and the result
-is the same for a given chunking whichever worker ran what. The solver loop on the client
+releases the GIL, so the threaded scheduler runs them in parallel too) and adds the
+partial sums (loss, gradient, p x p curvature) in chunk order: on the client when they are
+small together, else in a binary tree on the workers. The traffic is O(chunks x p^2)
+whatever n, and the result is the same for a given chunking whichever worker ran what. The solver loop on the client
 is the in-memory one: it only sees this object's methods (see ``ndarray.py``).
 
-Where the rows stay: when X, y and the weights fit in half the memory of the workers
-(of this machine for the local schedulers) they are persisted once, checked and converted
-there; otherwise every pass streams them from their source (a Zarr store, files), chunk
+Where the rows stay: an X already persisted in the core's dtype is read in place; else,
+when X, y and the weights fit in half the memory of the workers (of this machine for the
+local schedulers) they are persisted once, checked and converted there; otherwise every pass streams them from their source (a Zarr store, files), chunk
 by chunk, so that memory is bounded by the chunk size times the tasks running at once.
 
 Checks run where the data are, with the in-memory messages: a non-finite X or y, labels
@@ -83,6 +83,12 @@ def _as_core(a):
                                               requirements=["C_CONTIGUOUS", "ALIGNED"])
 
 
+def _core_X(X):
+    """A chunk of X (float64 or float32) in the layout the core reads (a no-op when it
+    already is: an X read in place may be a strided view)."""
+    return np.require(X, requirements=["C_CONTIGUOUS", "ALIGNED"])
+
+
 def _check_vector_chunk(a, row0, name):
     check_real_dtype(a.dtype, name)
     a = np.require(a, dtype=np.float64, requirements=["C_CONTIGUOUS", "ALIGNED"])
@@ -141,7 +147,7 @@ def _weight_sum(s, n):
 def _fused(X, y, s, theta, model, n_classes, fit_intercept, kind, diagonal, n_mc, seed,
            n_threads, curvature_shape):
     """(sum of s_i l_i, misclassified, sum of s_i grad_i, sum of the curvature, sum s)."""
-    X, y, s = _as_core(X) if X.dtype == np.float64 else X, _as_core(y), _as_core(s)
+    X, y, s = _core_X(X), _as_core(y), _as_core(s)
     W = _weight_sum(s, X.shape[0])
     g = np.zeros(theta.size)
     C = None if curvature_shape is None else np.zeros(curvature_shape)
@@ -156,7 +162,7 @@ def _fused(X, y, s, theta, model, n_classes, fit_intercept, kind, diagonal, n_mc
 
 
 def _fvp(X, s, theta, v, model, n_classes, fit_intercept, n_threads):
-    s = _as_core(s)
+    X, s = _core_X(X), _as_core(s)
     W = _weight_sum(s, X.shape[0])
     out = np.zeros(theta.size)
     if W == 0.0:
@@ -168,7 +174,7 @@ def _fvp(X, s, theta, v, model, n_classes, fit_intercept, n_threads):
 
 
 def _gram(X, w, fit_intercept, n_threads):
-    w = _as_core(w)
+    X, w = _core_X(X), _as_core(w)
     dp = X.shape[1] + fit_intercept
     A = np.zeros((dp, dp))
     W = _weight_sum(w, X.shape[0])
@@ -178,7 +184,7 @@ def _gram(X, w, fit_intercept, n_threads):
 
 
 def _scores(X, y, s, codes, theta, model, n_classes, fit_intercept, n_groups):
-    y, s = _as_core(y), _as_core(s)
+    X, y, s = _core_X(X), _as_core(y), _as_core(s)
     S = np.empty((X.shape[0], theta.size))
     _core.glm.scores(model, X, y, theta, n_classes, fit_intercept, 1, S)
     if s is not None:
@@ -292,7 +298,6 @@ class DaskRows(RowSource):
         same evenly spaced rows (summed on the workers by the door's pass); over all rows
         (a pass) where those rows have no weight."""
         if self._column_scale is None:
-            _, da = _dask()
             self.n_passes += 1
             X = self.X.astype(np.float64)
             sq = (X * X * self.sample_weight[:, None]).sum(axis=0)
@@ -370,15 +375,30 @@ def mean_kl(X, model, theta_p, theta_q, K):
 
 
 # ---------------------------------------------------------------- the door
-def _memory_for_persist():
-    """Bytes a persisted copy may take: PERSIST_SHARE of the workers' memory limits under a
-    distributed client, of the machine's memory otherwise."""
+#: The names ``dask.config.set(scheduler=...)`` gives the schedulers of this process.
+LOCAL_SCHEDULERS = ("threads", "threading", "sync", "synchronous", "single-threaded",
+                    "processes", "multiprocessing")
+
+
+def _client():
+    """The distributed Client the passes will run on, or None (no Client, or a local
+    scheduler chosen by ``dask.config.set(scheduler=...)``)."""
+    import dask
+
+    if dask.config.get("scheduler", None) in LOCAL_SCHEDULERS:
+        return None
     try:
         from distributed import default_client
 
-        client = default_client()
+        return default_client()
     except (ImportError, ValueError):
-        client = None
+        return None
+
+
+def _memory_for_persist():
+    """Bytes a persisted copy may take: PERSIST_SHARE of the workers' memory limits under a
+    distributed client, of the machine's memory otherwise."""
+    client = _client()
     if client is not None:
         limits = [w.get("memory_limit") or 0 for w in
                   client.scheduler_info()["workers"].values()]
@@ -398,13 +418,11 @@ def _in_place(a, dask):
     if len(graph) != a.npartitions:
         return False
     values = graph.values()
-    try:
-        from distributed import Future, default_client
+    if _client() is not None:
+        from distributed import Future
 
-        default_client()
         return all(isinstance(v, Future) for v in values)
-    except (ImportError, ValueError):
-        return all(isinstance(v, np.ndarray) for v in values)
+    return all(isinstance(v, np.ndarray) for v in values)
 
 
 def _rows_like(a, X, name, da):

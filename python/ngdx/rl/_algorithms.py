@@ -103,7 +103,7 @@ class TRPO(_Natural):
     max_backtracks : int
         Shrinks of the step the line search may try.
     backtrack_factor : float in (0, 1)
-        The line search's shrink factor (sb3-contrib's default, 0.8); a trial whose measured
+        The line search's shrink factor (0.5; sb3-contrib's is 0.8); a trial whose measured
         KL exceeds max_kl is shrunk by sqrt(max_kl / KL) instead when that is smaller (the
         KL's quadratic model far from theta underestimates it: the full step of an MLP
         policy can reach 100 max_kl).
@@ -133,7 +133,7 @@ class TRPO(_Natural):
                  gae_lambda=0.95, n_steps=2048, n_envs=1, value_fn="mlp",
                  normalize_advantage=True, normalize_obs=False, log_std_init=0.0, max_kl=0.01,
                  fisher_solver="auto", damping=1e-4, cg_iters=25, max_backtracks=10,
-                 backtrack_factor=0.8, seed=0, n_threads=None, verbose=0):
+                 backtrack_factor=0.5, seed=0, n_threads=None, verbose=0):
         super().__init__(env, policy, hidden=hidden, activation=activation, gamma=gamma,
                          gae_lambda=gae_lambda, n_steps=n_steps, n_envs=n_envs,
                          value_fn=value_fn, normalize_advantage=normalize_advantage,

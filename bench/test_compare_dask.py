@@ -1,0 +1,68 @@
+"""bench/compare_dask.py's parts: the Dask and in-memory data are the same numbers, a child
+run of ngdx on Dask and in memory give the same optimum, and the table and targets from
+fabricated runs.
+
+    python -m pytest bench/test_compare_dask.py --benchmark-disable
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+pytest.importorskip("dask.array")
+pytest.importorskip("distributed")
+
+import compare_dask  # noqa: E402
+
+
+def test_the_dask_array_holds_the_in_memory_numbers():
+    import dask
+
+    X, y = compare_dask.in_memory("poisson", 2_500, 4, 1_000)
+    Xd, yd = compare_dask.on_workers("poisson", 2_500, 4, 1_000)
+    with dask.config.set(scheduler="threads"):
+        Xc, yc = dask.compute(Xd, yd)
+    np.testing.assert_array_equal(Xc, X)
+    np.testing.assert_array_equal(yc, y)
+    assert Xd.chunks[0] == (1_000, 1_000, 500)
+
+
+def child(method):
+    out = subprocess.run([sys.executable, compare_dask.__file__, "--child", "--method", method,
+                          "--model", "logistic", "--n", "20000", "--chunk", "5000", "--tol",
+                          "1e-10", "--threads", "2"], capture_output=True, text=True,
+                         timeout=300)
+    assert out.returncode == 0, out.stderr[-2000:]
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def test_ngdx_on_dask_and_in_memory_reach_the_same_optimum():
+    dk, mem = child("ngdx dask"), child("ngdx memory")
+    assert dk["f"] == pytest.approx(mem["f"], rel=1e-13)
+    np.testing.assert_allclose(dk["coef"], mem["coef"], rtol=1e-9)
+    assert dk["grad"] < 1e-8 and mem["grad"] < 1e-8
+    assert dk["passes"] == mem["passes"] + 1  # the door's check of the chunks
+    assert len(dk["workers_mb"]) == 2
+
+
+def test_table_and_targets_from_fabricated_runs():
+    def run(time, f, passes=5.0):
+        return dict(time=time, n_iter=4, passes=passes, f=f, grad=1e-9, client_mb=1.0,
+                    workers_mb=[10.0, 11.0], coef=[0.0])
+
+    results = {"ngdx dask": run(4.0, 0.5), "ngdx memory": run(3.0, 0.5),
+               "dask-ml newton": run(100.0, 0.5 + 1e-12), "dask-ml admm": run(60.0, 0.5 + 1e-6),
+               "dask-glm proximal_grad": {"skipped": "not installed (dask_glm)"}}
+    lines = compare_dask.table("logistic", results)
+    row = next(line for line in lines if line.startswith("| dask-ml admm |"))
+    assert "1.0e-06" in row and "| 1.0 |" in row  # suboptimality; the fastest anchor
+    assert any("not installed (dask_glm)" in line for line in lines)
+    verdicts = "\n".join(compare_dask.targets({"logistic": results}))
+    assert "15.0x faster" in verdicts and "dask-ml admm" in verdicts
+    assert "**met** (target 10x)" in verdicts
+    assert "1.33x the time of ngdx in memory — **met**" in verdicts
