@@ -41,10 +41,9 @@ class TRPO(_Natural):
 
     Each update maximizes the surrogate mean_i [pi(a_i|s_i) / pi_old(a_i|s_i)] A_i subject
     to the mean KL(pi_old || pi) <= max_kl: the natural-gradient direction s = F^-1 g
-    scaled to the KL radius, sqrt(2 max_kl / s^T F s) s, then shrunk (at most
-    ``max_backtracks`` times) by ``backtrack_factor``, or by sqrt(max_kl / KL) where that is
-    smaller and the measured KL exceeds max_kl, until the surrogate improves and the
-    *measured* mean KL over the batch is within max_kl. A failed line search, s^T F s <= 0 or a non-finite value
+    scaled to the KL radius, sqrt(2 max_kl / s^T F s) s, then shrunk by ``backtrack_factor``
+    (at most ``max_backtracks`` times) until the surrogate improves and the *measured* mean
+    KL over the batch is within max_kl. A failed line search, s^T F s <= 0 or a non-finite value
     leaves the policy unchanged and is recorded (``history["failed"]``, ``failures``).
 
     Parameters
@@ -103,10 +102,9 @@ class TRPO(_Natural):
     max_backtracks : int
         Shrinks of the step the line search may try.
     backtrack_factor : float in (0, 1)
-        The line search's shrink factor (0.5; sb3-contrib's is 0.8); a trial whose measured
-        KL exceeds max_kl is shrunk by sqrt(max_kl / KL) instead when that is smaller (the
-        KL's quadratic model far from theta underestimates it: the full step of an MLP
-        policy can reach 100 max_kl).
+        The line search's shrink factor (0.5; sb3-contrib's is 0.8). The full step of a
+        small MLP policy can reach ~1000 max_kl (the KL's quadratic model is poor far from
+        theta): a factor near 1 needs more ``max_backtracks`` (0.8 needs ~30).
 
     Attributes
     ----------
@@ -165,8 +163,6 @@ class TRPO(_Natural):
                 self.theta = trial
                 return dict(kl=kl, surrogate_gain=gain, line_search_steps=float(k))
             scale *= self.backtrack_factor
-            if math.isfinite(kl) and kl > self.max_kl:  # at least to the KL's quadratic guess
-                scale = min(scale, (scale / self.backtrack_factor) * math.sqrt(self.max_kl / kl))
         return dict(line_search_steps=-1.0,
                     message=f"the line search found no step within max_kl={self.max_kl:g} "
                             f"that improves the surrogate ({self.max_backtracks} shrinks)")
