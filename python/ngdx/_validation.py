@@ -228,7 +228,9 @@ def as_problem(X, y, theta, model, *, y_required: bool = True, dask: bool = True
             raise ValueError("this function returns one row per row of X and takes X and y in "
                              "memory (NumPy or SciPy sparse), not Dask arrays; map it over the "
                              "chunks (X.map_blocks) instead")
-        if X.ndim != 2:
+        if not is_dask(X):
+            X, _ = as_rows_design(X)
+        elif X.ndim != 2:
             raise ValueError(f"X must be 2-D, got shape {X.shape}")
         theta, n_classes = as_theta(theta, model, X.shape[1])
         if y is None and y_required:

@@ -253,6 +253,9 @@ def test_functional_api_on_dask_arrays_equals_in_memory():
             ngdx.kl(X, theta, 0.5 * theta, "multinomial"), rel=1e-13)
         with pytest.raises(ValueError, match="one row per row of X"):
             ngdx.scores(Xd, yd, theta, "multinomial")
+        # a list X beside a Dask y
+        assert ngdx.loss(X.tolist(), yd, theta, "multinomial") == pytest.approx(
+            ngdx.loss(X, y, theta, "multinomial"), rel=1e-13)
 
 
 def test_estimators_fit_and_predict_dask_arrays_lazily():
