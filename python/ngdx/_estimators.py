@@ -11,16 +11,17 @@ are read off it, so there is one source of truth for the fitted model.
 from __future__ import annotations
 
 import dataclasses
+import functools
 from typing import Literal
 
 import numpy as np
 from numpy.typing import ArrayLike
-from scipy.special import log_ndtr, xlogy  # scipy is a dependency of scikit-learn
 from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
 from sklearn.utils import Tags, check_random_state
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted
 
+from ._estimator_math import log_probabilities, mean_deviance
 from ._estimators_dask import any_dask, checked_X, encode_classes, fit_data, rowwise
 from ._fit import fit
 from ._stderr import StandardErrorsMixin
@@ -29,8 +30,6 @@ from ._validation import as_rows_design, validate_estimator_data
 
 BINARY_MODELS = ("logistic", "probit")
 REGRESSION_MODELS = ("gaussian", "poisson")
-#: log P(y = 1 | eta) of the two-class models; log P(y = 0 | eta) is the same at -eta.
-_LOG_MEAN = {"logistic": lambda eta: -np.logaddexp(0.0, -eta), "probit": log_ndtr}
 
 
 class _NGDEstimator(StandardErrorsMixin, BaseEstimator):
@@ -268,18 +267,10 @@ class NGDClassifier(ClassifierMixin, _NGDEstimator):
         """Log class probabilities, shape (n, K), computed from eta directly: accurate
         where a probability is near 1 (log p ~ -(1 - p)) and finite where it underflows."""
         eta = self.decision_function(X)
+        log_proba = functools.partial(log_probabilities, self.result_.model)
         if any_dask(eta):
-            return rowwise(self._log_proba, eta, 2 if eta.ndim == 1 else eta.shape[1])
-        return self._log_proba(eta)
-
-    def _log_proba(self, eta):
-        if eta.ndim == 1:
-            log_mu = _LOG_MEAN[self.result_.model]
-            return np.column_stack([log_mu(-eta), log_mu(eta)])
-        z = eta - eta.max(axis=1, keepdims=True)
-        others = np.exp(z)
-        others[np.arange(len(z)), z.argmax(axis=1)] = 0.0  # exp(0) of the top class
-        return z - np.log1p(others.sum(axis=1, keepdims=True))
+            return rowwise(log_proba, eta, 2 if eta.ndim == 1 else eta.shape[1])
+        return log_proba(eta)
 
 
 class NGDRegressor(RegressorMixin, _NGDEstimator):
@@ -434,8 +425,8 @@ class NGDRegressor(RegressorMixin, _NGDEstimator):
         ``PoissonRegressor.score``). 1 is a perfect fit; it can be negative."""
         y = np.asarray(y, dtype=np.float64)
         mean = np.average(y, weights=sample_weight)
-        deviance = _mean_deviance(self.model, y, self.predict(X), sample_weight)
-        null = _mean_deviance(self.model, y, np.full_like(y, mean), sample_weight)
+        deviance = mean_deviance(self.model, y, self.predict(X), sample_weight)
+        null = mean_deviance(self.model, y, np.full_like(y, mean), sample_weight)
         if null == 0.0:  # constant y: scikit-learn's convention (r2_score's force_finite)
             return 1.0 if deviance == 0.0 else 0.0
         return float(1.0 - deviance / null)
@@ -445,14 +436,3 @@ class NGDRegressor(RegressorMixin, _NGDEstimator):
         # As scikit-learn's PoissonRegressor: its generic checks then draw y >= 0.
         tags.target_tags.positive_only = self.model == "poisson"
         return tags
-
-
-def _mean_deviance(model, y, mu, sample_weight):
-    """The mean unit deviance of the regressor's family: squared error (gaussian), or
-    2 (y log(y / mu) - y + mu) (poisson, 0 log 0 = 0; infinite where mu = 0 < y)."""
-    if model == "gaussian":
-        unit = (y - mu) ** 2
-    else:
-        with np.errstate(divide="ignore"):
-            unit = 2.0 * (xlogy(y, y) - xlogy(y, mu) - y + mu)
-    return float(np.average(unit, weights=sample_weight))

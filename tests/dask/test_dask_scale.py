@@ -16,7 +16,7 @@ dask = pytest.importorskip("dask")
 distributed = pytest.importorskip("distributed")
 
 import ngdx  # noqa: E402
-from ngdx._data import dask as dask_rows  # noqa: E402
+from ngdx._data import dask_door  # noqa: E402
 
 
 def data(n=4000, d=6, seed=0):
@@ -33,7 +33,7 @@ def rel(a, b):
 @pytest.fixture
 def streaming(monkeypatch):
     """Nothing is persisted: every pass reads the chunks from their source."""
-    monkeypatch.setattr(dask_rows, "PERSIST_SHARE", 0.0)
+    monkeypatch.setattr(dask_door, "PERSIST_SHARE", 0.0)
 
 
 def streamed(res):

@@ -5,13 +5,16 @@ row chunks. Every pass maps the core's kernel over the chunks where they live (t
 releases the GIL, so the threaded scheduler runs them in parallel too) and adds the
 partial sums (loss, gradient, p x p curvature) in chunk order: on the client when they are
 small together, else in a binary tree on the workers. The traffic is O(chunks x p^2)
-whatever n, and the result is the same for a given chunking whichever worker ran what. The solver loop on the client
-is the in-memory one: it only sees this object's methods (see ``ndarray.py``).
+whatever n, and the result is the same for a given chunking whichever worker ran what.
+The solver loop on the client is the in-memory one: it only sees this object's methods
+(see ``ndarray.py``).
 
-Where the rows stay: an X already persisted in the core's dtype is read in place; else,
-when X, y and the weights fit in half the memory of the workers (of this machine for the
-local schedulers) they are persisted once, checked and converted there; otherwise every pass streams them from their source (a Zarr store, files), chunk
-by chunk, so that memory is bounded by the chunk size times the tasks running at once.
+Where the rows stay is decided by the door (``dask_door.py``): an X already persisted in
+the core's dtype is read in place; else, when X, y and the weights fit in half the
+memory of the workers (of this machine for the local schedulers), they are persisted
+once, checked and converted there; otherwise every pass streams them from their source
+(a Zarr store, files), chunk by chunk, so that memory is bounded by the chunk size times
+the tasks running at once.
 
 Checks run where the data are, with the in-memory messages: a non-finite X or y, labels
 outside the model's domain or negative weights raise the same ``ValueError`` from the
@@ -21,8 +24,6 @@ imported when a Dask array is passed.
 
 from __future__ import annotations
 
-import math
-import os
 import sys
 
 import numpy as np
@@ -31,10 +32,6 @@ from .. import _core
 from .._validation import DESIGN_DTYPES, check_finite, check_real_dtype
 from .base import RowSource
 
-#: The rows the column scale is estimated from, at most (as ArrayRows.column_scale).
-COLUMN_SCALE_ROWS = 65536
-#: A persisted copy may take at most this share of the workers' (or machine's) memory.
-PERSIST_SHARE = 0.5
 #: The partial sums of a pass are added on the client when together they take at most
 #: this many bytes, else in a tree on the workers.
 GATHER_BYTES = 2**24
@@ -99,45 +96,6 @@ def _check_vector_chunk(a, row0, name):
                          f"({int(bad.sum())} non-finite values in the Dask chunk of rows "
                          f"{row0}..{row0 + a.size - 1})")
     return a
-
-
-#: Class labels up to this many times a chunk's rows are counted by bincount, larger ones
-#: (which leave classes without rows anyway) by a sort.
-_BINCOUNT_SPAN = 4
-
-
-def _summarize_chunk(X, y, s, row0, family, step, check_x):
-    """One chunk's part of the door, one task: the checks of y and the weights (and of X
-    with ``check_x``), the summary of the labels (the distinct labels with their weight
-    sums for a classifier, else (sum s y, sum s)), the largest weight, and the sums of
-    s_i x_ij^2 and of s_i over the chunk's rows whose global index is a multiple of
-    ``step`` (the column scale's sample)."""
-    if check_x:
-        _check_design_chunk(X, row0)
-    y = _check_vector_chunk(y, row0, "y")
-    if s is not None:
-        s = _check_vector_chunk(s, row0, "sample_weight")
-        if (s < 0).any():
-            raise ValueError("sample_weight must be non-negative")
-    if family.multi_output:  # the classes are counted on the client, from every chunk's
-        family.check_integer_labels(y)
-    else:
-        family.check_labels(y, 1)
-    w = np.ones_like(y) if s is None else s
-    top = float(w.max()) if w.size else 0.0
-    if not family.classifier:
-        labels, sums = np.array([_core.linalg.dot(w, y)]), np.array([float(w.sum())])
-    elif y.size and y.max() < _BINCOUNT_SPAN * y.size + 2:  # integers >= 0: checked above
-        codes = y.astype(np.intp)
-        labels = np.flatnonzero(np.bincount(codes)).astype(np.float64)
-        sums = np.bincount(codes, weights=w)[labels.astype(np.intp)]
-    else:
-        labels, inverse = np.unique(y, return_inverse=True)
-        sums = np.bincount(inverse, weights=w, minlength=labels.size)
-    first = (-row0) % step
-    Xs = np.asarray(X[first::step], dtype=np.float64)
-    ws = np.ones(Xs.shape[0]) if s is None else s[first::step]
-    return labels, sums, top, np.einsum("i,ij,ij->j", ws, Xs, Xs), float(ws.sum())
 
 
 def _weight_sum(s, n):
@@ -372,151 +330,3 @@ def mean_kl(X, model, theta_p, theta_q, K):
     parts = [task(b, int(r0), model, theta_p, theta_q, K)
              for b, r0 in zip(X.to_delayed().ravel(), starts[:-1])]
     return float(sum(dask.compute(*parts))) / X.shape[0]
-
-
-# ---------------------------------------------------------------- the door
-#: The names ``dask.config.set(scheduler=...)`` gives the schedulers of this process.
-LOCAL_SCHEDULERS = ("threads", "threading", "sync", "synchronous", "single-threaded",
-                    "processes", "multiprocessing")
-
-
-def _client():
-    """The distributed Client the passes will run on, or None (no Client, or a local
-    scheduler chosen by ``dask.config.set(scheduler=...)``)."""
-    import dask
-
-    if dask.config.get("scheduler", None) in LOCAL_SCHEDULERS:
-        return None
-    try:
-        from distributed import default_client
-
-        return default_client()
-    except (ImportError, ValueError):
-        return None
-
-
-def _memory_for_persist():
-    """Bytes a persisted copy may take: PERSIST_SHARE of the workers' memory limits under a
-    distributed client, of the machine's memory otherwise."""
-    client = _client()
-    if client is not None:
-        limits = [w.get("memory_limit") or 0 for w in
-                  client.scheduler_info()["workers"].values()]
-        if limits and all(limits):
-            return PERSIST_SHARE * sum(limits)
-    try:
-        return PERSIST_SHARE * os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
-    except (ValueError, OSError, AttributeError):  # pragma: no cover - not POSIX
-        return PERSIST_SHARE * 4 * 2**30
-
-
-def _in_place(a, dask):
-    """Whether a Dask array's chunks are already where the passes run: computed values
-    (persisted), futures under a distributed client (arrays in the graph would be shipped
-    to the workers at every pass)."""
-    graph = dict(a.__dask_graph__())
-    if len(graph) != a.npartitions:
-        return False
-    values = graph.values()
-    if _client() is not None:
-        from distributed import Future
-
-        return all(isinstance(v, Future) for v in values)
-    return all(isinstance(v, np.ndarray) for v in values)
-
-
-def _rows_like(a, X, name, da):
-    """A 1-D array as a Dask array with X's row chunks."""
-    if not is_dask(a):
-        arr = np.asarray(a)
-        if arr.ndim != 1:
-            raise ValueError(f"{name} must be 1-D, got shape {arr.shape}")
-        if arr.shape[0] != X.shape[0]:
-            raise ValueError(f"{name} has {arr.shape[0]} entries but X has {X.shape[0]} rows")
-        a = da.from_array(arr, chunks=(X.chunks[0],))
-    if a.ndim != 1:
-        raise ValueError(f"{name} must be 1-D, got shape {a.shape}")
-    if math.isnan(a.shape[0]):
-        raise ValueError(f"{name} has unknown chunk sizes: call {name}.compute_chunk_sizes() "
-                         "first")
-    if a.shape[0] != X.shape[0]:
-        raise ValueError(f"{name} has {a.shape[0]} entries but X has {X.shape[0]} rows")
-    return a.rechunk((X.chunks[0],))
-
-
-def _with_row0(fn, a, *args, dtype, **kw):
-    """a.map_blocks(fn) with each block's first global row passed to fn."""
-    starts = np.concatenate([[0], np.cumsum(a.chunks[0])])
-
-    def block(x, block_info=None):
-        return fn(x, int(starts[block_info[0]["chunk-location"][0]]), *args, **kw)
-
-    return a.map_blocks(block, dtype=dtype)
-
-
-def dask_rows(X, y, sample_weight, family, *, coef_init, n_classes, fit_intercept, n_threads):
-    """Check Dask inputs and build their row source: ``(rows, K, labels, weights)`` where
-    ``labels`` and ``weights`` summarize y for the null-model start (the distinct labels
-    and their weight sums for a classifier, one pseudo-row of the weighted mean else)."""
-    dask, da = _dask()
-    if not is_dask(X):
-        X = da.from_array(np.asarray(X))
-    if X.ndim != 2:
-        raise ValueError(f"X must be 2-D, got shape {X.shape}")
-    check_real_dtype(X.dtype, "X")
-    if any(math.isnan(c) for c in X.shape):
-        raise ValueError("X has unknown chunk sizes: call X.compute_chunk_sizes() first")
-    if X.shape[0] == 0 or X.shape[1] == 0:
-        raise ValueError(f"X must have at least one row and one column, got shape {X.shape}")
-    if X.numblocks[1] != 1:
-        raise ValueError(
-            f"X is chunked across its columns ({X.numblocks[1]} column chunks of "
-            f"{X.chunks[1]}): ngdx's passes read whole rows; rechunk it by rows only, "
-            "X = X.rechunk({1: -1}) (or chunks=(rows_per_chunk, -1) where it is created)")
-    y = _rows_like(y, X, "y", da)
-    sw = None if sample_weight is None else _rows_like(sample_weight, X, "sample_weight", da)
-    # X already where the passes run, in the core's dtype: checked by one pass below and
-    # read as it is. Else checked (and converted) as it is read: once into the persisted
-    # copy when X, y and the weights fit in half the memory, at every pass when streamed.
-    ready = _in_place(X, dask) and X.dtype in DESIGN_DTYPES
-    persisted = ready or (X.nbytes + y.nbytes + (0 if sw is None else sw.nbytes)
-                          <= _memory_for_persist())
-    if not ready:
-        dtype = X.dtype if X.dtype in DESIGN_DTYPES else np.dtype(np.float64)
-        X = _with_row0(_check_design_chunk, X, dtype=dtype)
-        if persisted:
-            X, y, sw = dask.persist(X, y, sw)
-
-    # one pass: the checks of y and the weights (and of X when it is read as it is), the
-    # labels' summary, the column scale's sample (the rows ArrayRows.column_scale reads)
-    n = X.shape[0]
-    step = max(1, -(-n // COLUMN_SCALE_ROWS))
-    starts = np.concatenate([[0], np.cumsum(X.chunks[0])])
-    ws = [None] * len(X.chunks[0]) if sw is None else list(sw.to_delayed().ravel())
-    task = dask.delayed(_summarize_chunk, pure=True)
-    parts = dask.compute(*[task(xb, yb, wb, int(r0), family, step, ready) for xb, yb, wb, r0 in
-                           zip(X.to_delayed().ravel(), y.to_delayed().ravel(), ws, starts[:-1])])
-    top = max(p[2] for p in parts)
-    if sw is not None and not top > 0:
-        raise ValueError("sample_weight must have a positive sum")
-    if family.classifier:
-        labels = np.unique(np.concatenate([p[0] for p in parts]))
-        weights = np.zeros(labels.size)
-        for p in parts:
-            weights[np.searchsorted(labels, p[0])] += p[1]
-    else:
-        total = sum(p[1][0] for p in parts)
-        labels = np.array([sum(p[0][0] for p in parts) / total]) if total > 0 else np.zeros(1)
-        weights = np.array([total])
-    K = (family.n_classes(labels, coef_init, n_classes, distinct=True) if family.multi_output
-         else 1)
-    if family.multi_output:
-        family.check_labels(labels, K)
-    W = float(weights.sum())
-    if sw is not None and (not np.isfinite(W) or top < 1e-150):
-        sw, weights, W = sw / top, weights / top, W / top  # only their ratios matter
-    sampled = sum(p[4] for p in parts)
-    scale = (np.sqrt(sum(p[3] for p in parts) / sampled) if sampled > 0 else None)
-    rows = DaskRows(X, y, sw, W, fit_intercept=fit_intercept, n_threads=n_threads,
-                    persisted=persisted, column_scale=scale)
-    return rows, K, labels, weights

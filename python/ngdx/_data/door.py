@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from .._validation import as_float_array, as_labels, as_rows_design, check_sample_weight
 from .csr import CSRRows
-from .dask import dask_rows, is_dask
+from .dask import is_dask
+from .dask_door import dask_rows
 from .ndarray import ArrayRows
 
 
