@@ -163,7 +163,7 @@ inline void row_expectations(double mean, double sd, double y, const Rule& rule,
     l = v.loss;
     d1 = v.r;
     d2 = v.fisher_w;
-    if constexpr (std::is_same_v<F, family::Poisson>) l += special::lgamma_threadsafe(y + 1.0);
+    if constexpr (std::is_same_v<F, family::Poisson>) l += special::log_factorial(y);
   } else if constexpr (std::is_same_v<F, family::Logistic>) {
     logistic_row(mean, sd, y, rule, l, d1, d2);
   } else {
@@ -174,7 +174,7 @@ inline void row_expectations(double mean, double sd, double y, const Rule& rule,
       d1 += rule.weights[k] * v.r;
       d2 += rule.weights[k] * v.fisher_w;
     }
-    if constexpr (std::is_same_v<F, family::Poisson>) l += special::lgamma_threadsafe(y + 1.0);
+    if constexpr (std::is_same_v<F, family::Poisson>) l += special::log_factorial(y);
   }
 }
 

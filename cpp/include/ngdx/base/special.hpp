@@ -1,6 +1,7 @@
 // Numerically stable scalar functions: softplus, sigmoid, log Phi and the Mills ratio.
 #pragma once
 
+#include <array>
 #include <cmath>
 
 namespace ngdx::special {
@@ -69,6 +70,25 @@ inline double lgamma_threadsafe(double x) {
 #else
   return std::lgamma(x);
 #endif
+}
+
+/// Counts below this have their log-factorial read from a table.
+constexpr int kLogFactorialTable = 256;
+
+/// log(y!) = lgamma(y + 1), for any y >= 0 (a Poisson label): small whole counts, the
+/// usual labels, from a table of the same lgamma values (lgamma_r costs ~20 ns a row, the
+/// rest of a Poisson row's pass a few).
+inline double log_factorial(double y) {
+  static const auto table = [] {
+    std::array<double, kLogFactorialTable> t{};
+    for (int k = 0; k < kLogFactorialTable; ++k) t[k] = lgamma_threadsafe(k + 1.0);
+    return t;
+  }();
+  if (y >= 0.0 && y < kLogFactorialTable) {
+    const int k = static_cast<int>(y);
+    if (k == y) return table[k];
+  }
+  return lgamma_threadsafe(y + 1.0);
 }
 
 }  // namespace ngdx::special
