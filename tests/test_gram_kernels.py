@@ -1,6 +1,6 @@
 """The Gram micro-kernels, each against the NumPy reference, at the shapes where tiling
 goes wrong: widths around the 8-column panels and 24-row tiles (with and without the
-intercept's column), row counts around the 64/128-row blocks, and widths past one
+intercept's column; a last panel half in use is computed half wide), row counts around the 64/128-row blocks, and widths past one
 cache band (1008 rows of tiles), for every kernel this build and CPU can run."""
 
 from __future__ import annotations
@@ -41,7 +41,10 @@ def test_unknown_kernel_is_a_value_error_naming_the_allowed_ones():
     assert _core.runtime.gram_kernel() == KERNELS[0]
 
 
-@pytest.mark.parametrize("d", [1, 7, 8, 9, 16, 23, 24, 25, 40, 47, 48, 49, 71, 100])
+# dp = d + intercept: a last panel with 1..4 columns in use is computed 4 rows wide (3, 4:
+# 4 of 8 in use with and without the intercept; 5: 5 or 6, whole), 5..8 columns whole.
+@pytest.mark.parametrize("d", [1, 3, 4, 5, 7, 8, 9, 12, 16, 23, 24, 25, 40, 47, 48, 49, 71,
+                               100])
 @pytest.mark.parametrize("fit_intercept", [False, True])
 @pytest.mark.parametrize("n_threads", [1, 2])
 def test_logistic_fisher_matches_reference(kernel, d, fit_intercept, n_threads):

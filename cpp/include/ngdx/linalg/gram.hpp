@@ -49,7 +49,7 @@ class GramWorkspace {
     double* P = aligned(packed_);
     kernel_->pack(X, m, d, intercept, D_, P);
     op_ = GramOperands{};
-    op_.m = m, op_.D = D_, op_.packed = P;
+    op_.m = m, op_.D = D_, op_.used = d + (intercept ? 1 : 0), op_.packed = P;
     op_.prefetch = next, op_.prefetch_bytes = next ? next_bytes : 0;
   }
   /// set_rows for rows i0 .. i0 + m of X (n rows), given as doubles at `rows` (X itself,

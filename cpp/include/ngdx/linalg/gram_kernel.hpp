@@ -11,6 +11,7 @@ namespace ngdx {
 /// value-initialize it, GramOperands op{}.
 struct GramOperands {
   std::ptrdiff_t m, D;             ///< rows, padded width (a multiple of 8)
+  std::ptrdiff_t used;             ///< columns in use, <= D (0: all D)
   const double* packed;            ///< the rows, as packed by GramKernel::pack
   const double* w;                 ///< row weights (null: unit weights)
   const void* prefetch;            ///< the next block's bytes, fetched into L2 meanwhile

@@ -42,17 +42,17 @@ inline void store(double* p, V v) {
 }
 
 /// C[rows i0 .. i0 + 8 MV, columns j0 .. j0 + NR) += sum_k w_k a_k b_k^T over m rows, with
-/// vectors of type V (L doubles, 8 / L of them per 8-row panel). Row k of panel q of A
-/// is at A + q a_panel + k a_row, row k of the B columns at B + k b_row; w null means
-/// unit weights. acc stays in registers: 3 x 8 zmm for <v8d, 3, 8>, 2 x 4 ymm for
+/// vectors of type V (L doubles, 8 / L of them per 8-row panel, of which the first P
+/// are computed: P = 1 with V = v4d is the first 4 rows of one panel). Row k of panel q
+/// of A is at A + q a_panel + k a_row, row k of the B columns at B + k b_row; w null
+/// means unit weights. acc stays in registers: 3 x 8 zmm for <v8d, 3, 8>, 2 x 4 ymm for
 /// <v4d, 1, 4>.
-template <class V, int MV, int NR>
+template <class V, int MV, int NR, int P = 8 / static_cast<int>(sizeof(V) / sizeof(double))>
 inline void gram_tile(const double* __restrict A, tile_index a_panel, tile_index a_row,
                       const double* __restrict B, tile_index b_row,
                       const double* __restrict w, tile_index m, double* __restrict C,
                       tile_index ldc) {
   constexpr int L = static_cast<int>(sizeof(V) / sizeof(double));
-  constexpr int P = 8 / L;  // vectors per panel row
   V acc[MV * P][NR];
 #pragma GCC unroll 8
   for (int v = 0; v < MV * P; ++v)
@@ -78,7 +78,7 @@ inline void gram_tile(const double* __restrict A, tile_index a_panel, tile_index
   for (int v = 0; v < MV * P; ++v)
 #pragma GCC unroll 16
     for (int c = 0; c < NR; ++c) {
-      double* cp = C + c * ldc + L * v;
+      double* cp = C + c * ldc + 8 * (v / P) + L * (v % P);
       store<V>(cp, load<V>(cp) + acc[v][c]);
     }
 }
@@ -118,15 +118,22 @@ struct Prefetcher {
 /// The lower part of C += sum_k w_k x_k x_k^T for one packed block of m rows, tiled for
 /// the cache: rows in bands of `band` (a multiple of 8 MV) so the band's A panels stay in
 /// L2 while the B panels of every column left of the band's bottom stream past them.
+/// A last panel with at most 4 rows in use (op.used) is computed 4 rows wide: half the
+/// arithmetic of its tiles on CPUs that split 8-wide vectors (Zen 4), no more elsewhere.
 template <class V, int MV, int NR>
 inline void gram_update(const GramOperands& op, double* C, tile_index ldc, tile_index band) {
   const tile_index m = op.m, D = op.D;
-  // One tile of up to `panels` 8-row panels at row i, columns j0 .. j0 + NR.
+  const bool half = op.used > 0 && D - op.used >= 4;
+  const tile_index rows = half ? D - 8 : D;  // rows of whole panels
+  // One tile of up to `panels` 8-row panels at row i, columns j0 .. j0 + NR (panels = 0:
+  // the first 4 rows of the panel at i).
   auto run = [&](tile_index i, tile_index panels, tile_index j0) {
     const double* A = op.packed + i * m;                      // panel i / 8
     const double* B = op.packed + (j0 / 8) * 8 * m + j0 % 8;  // columns j0 % 8 .. of j0 / 8
     double* Cp = C + j0 * ldc + i;
-    if (panels == MV)
+    if (panels == 0)
+      gram_tile<v4d, 1, NR, 1>(A, 8 * m, 8, B, 8, op.w, m, Cp, ldc);
+    else if (panels == MV)
       gram_tile<V, MV, NR>(A, 8 * m, 8, B, 8, op.w, m, Cp, ldc);
     else if (MV > 2 && panels == 2)
       gram_tile<V, (MV > 2 ? 2 : 1), NR>(A, 8 * m, 8, B, 8, op.w, m, Cp, ldc);
@@ -140,12 +147,14 @@ inline void gram_update(const GramOperands& op, double* C, tile_index ldc, tile_
       for (tile_index j0 = 0; j0 < ie; j0 += NR) {
         tile_index i = (j0 / 8) * 8;
         if (i < ib) i = ib;
-        while (i < ie) {
-          tile_index panels = (ie - i) / 8;
+        const tile_index whole = ie < rows ? ie : rows;
+        while (i < whole) {
+          tile_index panels = (whole - i) / 8;
           if (panels > MV) panels = (MV == 3 && panels == 4) ? 2 : MV;  // 2 + 2, not 3 + 1
           visit(i, panels, j0);
           i += 8 * panels;
         }
+        if (i < ie) visit(i, 0, j0);  // the half-used last panel
       }
     }
   };
