@@ -11,13 +11,17 @@ py::tuple fused_pass(const std::string& model_name, const InputMatrix& X, const 
                   const Array& theta, Index n_classes, bool fit_intercept,
                   const OptArray& sample_weight, const std::string& kind, bool diagonal,
                   Index n_samples, std::uint64_t seed, int n_threads, OptArray grad_out,
-                  OptArray curvature_out) {
+                  OptArray curvature_out, OptArray x_squares_out) {
   const Model model = parse_model(model_name);
   const ngdx::Problem pb = make_problem(X, y, n_classes, fit_intercept, sample_weight);
   const Index p = pb.n_params();
   require_shape(theta, "theta", p);
-  const ngdx::PassRequest req =
+  ngdx::PassRequest req =
       make_pass_request(p, kind, diagonal, n_samples, seed, grad_out, curvature_out);
+  if (x_squares_out) {
+    require_shape(*x_squares_out, "x_squares_out", 1);
+    req.x_squares = x_squares_out->mutable_data();
+  }
   ngdx::PassResult result;
   {
     // Safe to run without the GIL: every buffer above is owned by an argument that stays
@@ -113,8 +117,9 @@ void register_glm(py::module_& m) {
         py::arg("fit_intercept"), py::arg("sample_weight").noconvert(), py::arg("kind"),
         py::arg("diagonal"), py::arg("n_samples"), py::arg("seed"), py::arg("n_threads"),
         py::arg("grad_out").noconvert(), py::arg("curvature_out").noconvert(),
-        "(mean NLL, misclassified rows); fills grad_out (p,) and curvature_out ((p, p), or\n"
-        "(p,) when diagonal).");
+        py::arg("x_squares_out").noconvert() = py::none(),
+        "(mean NLL, misclassified rows); fills grad_out (p,), curvature_out ((p, p), or\n"
+        "(p,) when diagonal) and x_squares_out (1,): the sum of the squares of X's entries.");
   m.def("fisher_vector_product", &fisher_vector_product, py::arg("model"),
         py::arg("X").noconvert(), py::arg("theta").noconvert(), py::arg("v").noconvert(),
         py::arg("n_classes"), py::arg("fit_intercept"), py::arg("sample_weight").noconvert(),

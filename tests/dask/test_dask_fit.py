@@ -5,6 +5,8 @@ raise the in-memory errors from the workers; column chunking is refused."""
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 
@@ -308,3 +310,59 @@ def test_a_persisted_array_is_read_in_place_even_strided():
             ngdx.fit(da.from_array(Xb, chunks=(1000, -1)).persist(), y, "logistic")
     assert objective_of(res).rows.X is Xf  # no checked copy
     assert rel(res.coef, ref.coef) < 1e-10
+
+
+def test_on_a_cluster_a_pass_runs_one_task_per_worker_thread_with_the_same_sums(client):
+    from ngdx._data import dask_tasks, rows_of
+    from ngdx._models import get_family
+
+    X, y, w = problem("poisson", seed=15)
+    Xd, yd, wd = (a.persist() for a in as_dask(X, y, w))
+    groups = dask_tasks.chunk_groups(Xd)
+    assert len(groups) == sum(client.nthreads().values()) == 2
+    assert sorted(k for g in groups for k in g) == list(range(len(CHUNKS)))
+    who = client.who_has(Xd)
+    keys = list(dask.core.flatten(Xd.__dask_keys__()))
+    for g in groups:  # a task's chunks are held by one worker
+        assert len({who[keys[k]][0] for k in g}) == 1
+    rows = rows_of(Xd, yd, wd, get_family("poisson"), coef_init=None, n_classes=None,
+                   fit_intercept=True, n_threads=1)[0]
+    theta = np.full(6, 0.05)
+
+    def sums():
+        g, C = np.empty(6), np.empty((6, 6))
+        loss, _ = rows.fused_pass("poisson", theta, 1, "true", grad_out=g, curvature_out=C)
+        return loss, g, C
+
+    grouped = sums()
+    original = dask_tasks.chunk_groups
+    dask_tasks.chunk_groups = lambda X: None  # one task per chunk
+    try:
+        per_chunk = sums()
+    finally:
+        dask_tasks.chunk_groups = original
+    for a, b in zip(grouped, per_chunk):  # the same partial sums, added in chunk order
+        np.testing.assert_array_equal(a, b)
+
+
+def test_an_X_read_in_place_is_checked_by_the_first_pass_that_reads_it(client):
+    from ngdx._data import rows_of
+    from ngdx._models import get_family
+
+    X, y, w = problem("logistic", seed=16)
+    for bad, pattern in ((np.nan, r"X must be finite; found nan at index \(2500, 3\)"),
+                         (1e200, r"X holds values too large for a curvature: max \|X\| = 1e\+200")):
+        Xb = X.copy()
+        Xb[2500, 3] = bad
+        assert re.search(pattern, in_memory_error(Xb, y, "logistic"))
+        Xd = da.from_array(Xb, chunks=(CHUNKS, -1)).persist()
+        with pytest.raises(ValueError, match=pattern):
+            ngdx.fit(Xd, y, "logistic")
+        wz = w.copy()
+        wz[2100:] = 0.0  # the bad row's chunk has no weight: X is checked all the same
+        with pytest.raises(ValueError, match=pattern):
+            ngdx.fit(Xd, y, "logistic", sample_weight=wz)
+        rows = rows_of(Xd, y, None, get_family("logistic"), coef_init=None, n_classes=None,
+                       fit_intercept=True, n_threads=1)[0]
+        with pytest.raises(ValueError, match=pattern):  # a pass other than the fused one
+            rows.gram()

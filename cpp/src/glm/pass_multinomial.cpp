@@ -17,7 +17,7 @@ namespace ngdx {
 namespace {
 
 struct MultinomialState {
-  double loss = 0.0;
+  double loss = 0.0, x_squares = 0.0;
   Index n_misclassified = 0;
   RowMatrix grad;             // dp x K
   Vector diag;                // p
@@ -81,6 +81,7 @@ PassResult fused_pass_multinomial(const Problem& pb, const double* theta_ptr,
     auto eta = st.eta.topRows(m);
     auto r = st.r.topRows(m);
     eta.noalias() = Xb * coef;
+    if (req.x_squares) st.x_squares += Xb.squaredNorm();
     if (intercept)
       for (Index i = 0; i < m; ++i)
         for (Index k = 0; k < K; ++k) eta(i, k) += intercept[k];
@@ -156,11 +157,13 @@ PassResult fused_pass_multinomial(const Problem& pb, const double* theta_ptr,
   const MultinomialState& total =
       reduce_in_order(states, [&](MultinomialState& acc, const MultinomialState& part) {
         add_pass_sums(acc, part, diag);
+        acc.x_squares += part.x_squares;
         if (full)
           for (Index q = 0; q < n_pairs; ++q) acc.blocks[q] += part.blocks[q];
       });
   const double scale = 1.0 / pb.weight_sum();
   if (req.grad) RowMatrixMap(req.grad, dp, K) = scale * total.grad;
+  if (req.x_squares) *req.x_squares = total.x_squares;
   if (diag) VectorMap(req.curvature, p) = scale * total.diag;
   if (full) {
     // out[(j K + k), (j' K + l)] = G_{min(k,l), max(k,l)}(max(j,j'), min(j,j')): lower storage.

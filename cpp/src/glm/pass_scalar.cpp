@@ -12,7 +12,7 @@ namespace {
 
 /// Per-thread accumulators and scratch, allocated once per pass.
 struct ScalarState {
-  double loss = 0.0;
+  double loss = 0.0, x_squares = 0.0;
   Index n_misclassified = 0;
   Vector grad, diag;
   Matrix curvature;  // lower triangle, padded (see GramWorkspace)
@@ -53,6 +53,7 @@ PassResult pass(const Problem& pb, const double* theta_ptr, const PassRequest& r
     auto r = st.r.head(m);
     auto w = st.w.head(m);
     eta.noalias() = Xb * coef;
+    if (req.x_squares) st.x_squares += Xb.squaredNorm();
     if (pb.fit_intercept) eta.array() += intercept;
     for (Index i = 0; i < m; ++i) {
       const double y = pb.y[i0 + i], s = pb.sample_weight ? pb.sample_weight[i0 + i] : 1.0;
@@ -77,10 +78,12 @@ PassResult pass(const Problem& pb, const double* theta_ptr, const PassRequest& r
   const ScalarState& total =
       reduce_in_order(states, [&](ScalarState& acc, const ScalarState& part) {
         add_pass_sums(acc, part, diag);
+        acc.x_squares += part.x_squares;
         if (full) acc.curvature += part.curvature;
       });
   const double scale = 1.0 / pb.weight_sum();
   if (req.grad) VectorMap(req.grad, dp) = scale * total.grad;
+  if (req.x_squares) *req.x_squares = total.x_squares;
   if (diag) VectorMap(req.curvature, dp) = scale * total.diag;
   if (full) write_symmetric(total.curvature, dp, scale, req.curvature);
   return {scale * total.loss, total.n_misclassified};

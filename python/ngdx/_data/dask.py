@@ -2,15 +2,17 @@
 
 X is chunked by rows (one chunk across the columns), y and the sample weights follow its
 row chunks. Every pass maps the core's kernel over the chunks where they live (the core
-releases the GIL, so the threaded scheduler runs them in parallel too) and adds the
-partial sums (loss, gradient, p x p curvature) in chunk order: on the client when they are
-small together, else in a binary tree on the workers. The traffic is O(chunks x p^2)
+releases the GIL, so the threaded scheduler runs them in parallel too; on a cluster one
+task per worker thread takes the chunks its worker holds: ``dask_tasks.py``) and adds
+the partial sums (loss, gradient, p x p curvature) per chunk, in chunk order: on the
+client when they are small together, else in a binary tree on the workers. The traffic is O(chunks x p^2)
 whatever n, and the result is the same for a given chunking whichever worker ran what.
 The solver loop on the client is the in-memory one: it only sees this object's methods
 (see ``ndarray.py``).
 
 Where the rows stay is decided by the door (``dask_door.py``): an X already persisted in
-the core's dtype is read in place; else, when X, y and the weights fit in half the
+the core's dtype is read in place (and checked by the first pass that reads it: the
+fused pass sums its squares as it goes); else, when X, y and the weights fit in half the
 memory of the workers (of this machine for the local schedulers), they are persisted
 once, checked and converted there; otherwise every pass streams them from their source
 (a Zarr store, files), chunk by chunk, so that memory is bounded by the chunk size times
@@ -31,6 +33,7 @@ import numpy as np
 from .. import _core
 from .._validation import DESIGN_DTYPES, check_finite, check_real_dtype
 from .base import RowSource
+from .dask_tasks import _dask, chunk_results
 
 #: The partial sums of a pass are added on the client when together they take at most
 #: this many bytes, else in a tree on the workers.
@@ -41,15 +44,6 @@ def is_dask(a) -> bool:
     """Whether ``a`` is a Dask array (without importing Dask when it is not loaded)."""
     mod = sys.modules.get("dask.array")
     return mod is not None and isinstance(a, mod.Array)
-
-
-def _dask():
-    try:
-        import dask
-        import dask.array as da
-    except ImportError:  # pragma: no cover - exercised without the extra
-        raise ImportError("Dask inputs need dask: pip install 'ngdx[dask]'") from None
-    return dask, da
 
 
 # ---------------------------------------------------------------- per-chunk work (workers)
@@ -102,17 +96,28 @@ def _weight_sum(s, n):
     return float(n) if s is None else float(np.cumsum(s)[-1]) if s.size else 0.0
 
 
+def _check_X_chunk(X, row0):
+    _check_design_chunk(X, row0)
+
+
 def _fused(X, y, s, theta, model, n_classes, fit_intercept, kind, diagonal, n_mc, seed,
-           n_threads, curvature_shape):
-    """(sum of s_i l_i, misclassified, sum of s_i grad_i, sum of the curvature, sum s)."""
+           n_threads, curvature_shape, check_row0=None):
+    """(sum of s_i l_i, misclassified, sum of s_i grad_i, sum of the curvature, sum s).
+    With ``check_row0`` (the chunk's first row) X is checked as the door would: the pass
+    sums its squares, and only a non-finite sum looks for the entry to name."""
     X, y, s = _core_X(X), _as_core(y), _as_core(s)
     W = _weight_sum(s, X.shape[0])
     g = np.zeros(theta.size)
     C = None if curvature_shape is None else np.zeros(curvature_shape)
     if W == 0.0:
+        if check_row0 is not None:
+            _check_design_chunk(X, check_row0)
         return 0.0, 0, g, C, 0.0
+    squares = None if check_row0 is None else np.zeros(1)
     loss, mis = _core.glm.fused_pass(model, X, y, theta, n_classes, fit_intercept, s, kind,
-                                     diagonal, n_mc, seed, n_threads, g, C)
+                                     diagonal, n_mc, seed, n_threads, g, C, squares)
+    if squares is not None and not np.isfinite(squares[0]):
+        _check_design_chunk(X, check_row0)  # raises the in-memory message
     g *= W
     if C is not None:
         C *= W
@@ -167,12 +172,15 @@ class DaskRows(RowSource):
     in_memory = False
 
     def __init__(self, X, y, sample_weight, weight_sum, *, fit_intercept, n_threads, persisted,
-                 column_scale=None):
+                 column_scale=None, x_checked=True):
         self.X = X
         self.n_rows, self.n_features = (int(v) for v in X.shape)
         super().__init__(y, sample_weight, fit_intercept, n_threads)
         self._weight_sum = float(weight_sum)
         self.persisted = persisted
+        # An X read in place is checked by the first pass that reads it (the fused pass
+        # sums its squares as it goes; the other passes check it first): no pass of its own
+        self._x_checked = x_checked
         self._column_scale = column_scale
         self.row_starts = np.concatenate([[0], np.cumsum(X.chunks[0])])
         self._blocks = list(zip(X.to_delayed().ravel(), y.to_delayed().ravel(),
@@ -189,18 +197,29 @@ class DaskRows(RowSource):
         dask, _ = _dask()
         return np.asarray(dask.compute(value)[0])
 
-    def _reduce(self, parts, nbytes):
-        """The sum of delayed partial results of ``nbytes`` each, in chunk order, so that
-        the total is the same for a chunking whoever computed what: on the client when
-        all of them together are small (one round trip), else in a binary tree on the
-        workers (pairs in chunk order; only the total reaches the client)."""
+    def _check_X(self):
+        """Check X (finite, squares summable) before a pass that does not check it."""
+        if not self._x_checked:
+            chunk_results(_check_X_chunk, self.X, [
+                (X, int(r0)) for (X, _, _), r0 in zip(self._blocks, self.row_starts)],
+                held=self.persisted)
+            self._x_checked = True
+
+    def _sum(self, fn, chunk_args, nbytes):
+        """The sum of the partial results ``fn(*chunk_args[k])`` (``nbytes`` each) over the
+        chunks k, in chunk order, so that the total is the same for a chunking whoever
+        computed what: on the client when all of them together are small (one round
+        trip; the chunks grouped by worker, :func:`chunk_results`), else in a binary tree
+        on the workers (pairs in chunk order; only the total reaches the client)."""
         dask, _ = _dask()
-        if len(parts) * nbytes <= GATHER_BYTES:
-            out = dask.compute(*parts)
+        if len(chunk_args) * nbytes <= GATHER_BYTES:
+            out = chunk_results(fn, self.X, chunk_args, held=self.persisted)
             total = out[0]
             for part in out[1:]:
                 total = _add(total, part)
             return total
+        task = dask.delayed(fn, pure=True)
+        parts = [task(*args) for args in chunk_args]
         add = dask.delayed(_add, pure=True)
         while len(parts) > 1:
             parts = [add(parts[i], parts[i + 1]) if i + 1 < len(parts) else parts[i]
@@ -209,34 +228,35 @@ class DaskRows(RowSource):
 
     def fused_pass(self, model, theta, n_classes, kind="none", *, diagonal=False,
                    n_mc_samples=1, seed=0, grad_out, curvature_out=None):
-        dask, _ = _dask()
         self.n_passes += 1
-        th = dask.delayed(np.array(theta))
+        th = np.array(theta)
         shape = None if curvature_out is None else curvature_out.shape
-        task = dask.delayed(_fused, pure=True)
-        parts = [task(X, y, s, th, model, n_classes, self.fit_intercept, kind, bool(diagonal),
-                      int(n_mc_samples), int(seed) + k, self._chunk_threads, shape)
-                 for k, (X, y, s) in enumerate(self._blocks)]
-        loss, mis, g, C, W = self._reduce(parts, 8 * (theta.size + (0 if shape is None
-                                                                      else int(np.prod(shape)))))
+        check = not self._x_checked
+        args = [(X, y, s, th, model, n_classes, self.fit_intercept, kind, bool(diagonal),
+                 int(n_mc_samples), int(seed) + k, self._chunk_threads, shape,
+                 int(self.row_starts[k]) if check else None)
+                for k, (X, y, s) in enumerate(self._blocks)]
+        loss, mis, g, C, W = self._sum(_fused, args, 8 * (theta.size + (
+            0 if shape is None else int(np.prod(shape)))))
+        self._x_checked = True
         grad_out[...] = g / W
         if curvature_out is not None:
             curvature_out[...] = C / W
         return loss / W, int(mis)
 
     def fisher_vector_product(self, model, theta, v, n_classes, out):
-        dask, _ = _dask()
+        self._check_X()
         self.n_passes += 1
-        th, vv = dask.delayed(np.array(theta)), dask.delayed(np.array(v))
-        task = dask.delayed(_fvp, pure=True)
-        parts = [task(X, s, th, vv, model, n_classes, self.fit_intercept, self._chunk_threads)
-                 for X, _, s in self._blocks]
-        q, Fv, W = self._reduce(parts, 8 * theta.size)
+        th, vv = np.array(theta), np.array(v)
+        args = [(X, s, th, vv, model, n_classes, self.fit_intercept, self._chunk_threads)
+                for X, _, s in self._blocks]
+        q, Fv, W = self._sum(_fvp, args, 8 * theta.size)
         out[...] = Fv / W
         return q / W
 
     def gram(self, weights=None):
-        dask, da = _dask()
+        _, da = _dask()
+        self._check_X()
         self.n_passes += 1
         if weights is None:
             ws = [s for _, _, s in self._blocks]
@@ -244,11 +264,10 @@ class DaskRows(RowSource):
             w = weights if is_dask(weights) else da.from_array(np.asarray(weights, float),
                                                                 chunks=(self.X.chunks[0],))
             ws = list(w.rechunk((self.X.chunks[0],)).to_delayed().ravel())
-        task = dask.delayed(_gram, pure=True)
-        parts = [task(X, w, self.fit_intercept, self._chunk_threads)
-                 for (X, _, _), w in zip(self._blocks, ws)]
+        args = [(X, w, self.fit_intercept, self._chunk_threads)
+                for (X, _, _), w in zip(self._blocks, ws)]
         dp = self.n_features + self.fit_intercept
-        A, W = self._reduce(parts, 8 * dp * dp)
+        A, W = self._sum(_gram, args, 8 * dp * dp)
         return A / W
 
     def column_scale(self):
@@ -256,6 +275,7 @@ class DaskRows(RowSource):
         same evenly spaced rows (summed on the workers by the door's pass); over all rows
         (a pass) where those rows have no weight."""
         if self._column_scale is None:
+            self._check_X()
             self.n_passes += 1
             X = self.X.astype(np.float64)
             sq = (X * X * self.sample_weight[:, None]).sum(axis=0)
@@ -263,17 +283,17 @@ class DaskRows(RowSource):
         return self._column_scale
 
     def group_scores(self, model, theta, n_classes, codes, n_groups):
-        dask, _ = _dask()
+        self._check_X()
         self.n_passes += 1
-        task = dask.delayed(_scores, pure=True)
-        th = dask.delayed(np.array(theta))
-        parts = [task(X, y, s, codes[a:b], th, model, n_classes, self.fit_intercept, n_groups)
-                 for (X, y, s), a, b in zip(self._blocks, self.row_starts[:-1],
-                                            self.row_starts[1:])]
-        return self._reduce(parts, 8 * n_groups * theta.size)
+        th = np.array(theta)
+        args = [(X, y, s, codes[a:b], th, model, n_classes, self.fit_intercept, n_groups)
+                for (X, y, s), a, b in zip(self._blocks, self.row_starts[:-1],
+                                           self.row_starts[1:])]
+        return self._sum(_scores, args, 8 * n_groups * theta.size)
 
     def matmul(self, B):
         """X @ B as a Dask array (lazy: computed where it is reduced)."""
+        self._check_X()
         self.n_passes += 1
         return self.X.astype(np.float64) @ B
 

@@ -1,7 +1,8 @@
 """The door of Dask inputs: check X, y and the sample weights where their chunks are, with
 the in-memory messages, summarize the labels for the null-model start, decide where the
 chunks stay (read in place, persisted once, or streamed at every pass) and build the
-``DaskRows`` source (see ``dask.py``). One task per chunk does all of it: one pass."""
+``DaskRows`` source (see ``dask.py``). One pass does all of it (a task per chunk, or
+per worker thread on a cluster: ``chunk_results``)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,8 @@ import numpy as np
 
 from .. import _core
 from .._validation import DESIGN_DTYPES, check_real_dtype
-from .dask import DaskRows, _check_design_chunk, _check_vector_chunk, _dask, is_dask
+from .dask import DaskRows, _check_design_chunk, _check_vector_chunk, is_dask
+from .dask_tasks import _client, _dask, chunk_results
 
 #: The rows the column scale is estimated from, at most (as ArrayRows.column_scale).
 COLUMN_SCALE_ROWS = 65536
@@ -25,14 +27,12 @@ PERSIST_SHARE = 0.5
 _BINCOUNT_SPAN = 4
 
 
-def _summarize_chunk(X, y, s, row0, family, step, check_x):
-    """One chunk's part of the door, one task: the checks of y and the weights (and of X
-    with ``check_x``), the summary of the labels (the distinct labels with their weight
-    sums for a classifier, else (sum s y, sum s)), the largest weight, and the sums of
-    s_i x_ij^2 and of s_i over the chunk's rows whose global index is a multiple of
-    ``step`` (the column scale's sample)."""
-    if check_x:
-        _check_design_chunk(X, row0)
+def _summarize_chunk(X, y, s, row0, family, step):
+    """One chunk's part of the door: the checks of y and the weights, the summary of the
+    labels (the distinct labels with their weight sums for a classifier, else
+    (sum s y, sum s)), the largest weight, and the sums of s_i x_ij^2 and of s_i over the
+    chunk's rows whose global index is a multiple of ``step`` (the column scale's
+    sample; X itself is checked where it is read, see ``dask_rows``)."""
     y = _check_vector_chunk(y, row0, "y")
     if s is not None:
         s = _check_vector_chunk(s, row0, "sample_weight")
@@ -57,26 +57,6 @@ def _summarize_chunk(X, y, s, row0, family, step, check_x):
     Xs = np.asarray(X[first::step], dtype=np.float64)
     ws = np.ones(Xs.shape[0]) if s is None else s[first::step]
     return labels, sums, top, np.einsum("i,ij,ij->j", ws, Xs, Xs), float(ws.sum())
-
-
-#: The names ``dask.config.set(scheduler=...)`` gives the schedulers of this process.
-LOCAL_SCHEDULERS = ("threads", "threading", "sync", "synchronous", "single-threaded",
-                    "processes", "multiprocessing")
-
-
-def _client():
-    """The distributed Client the passes will run on, or None (no Client, or a local
-    scheduler chosen by ``dask.config.set(scheduler=...)``)."""
-    import dask
-
-    if dask.config.get("scheduler", None) in LOCAL_SCHEDULERS:
-        return None
-    try:
-        from distributed import default_client
-
-        return default_client()
-    except (ImportError, ValueError):
-        return None
 
 
 def _memory_for_persist():
@@ -159,8 +139,9 @@ def dask_rows(X, y, sample_weight, family, *, coef_init, n_classes, fit_intercep
             "X = X.rechunk({1: -1}) (or chunks=(rows_per_chunk, -1) where it is created)")
     y = _rows_like(y, X, "y", da)
     sw = None if sample_weight is None else _rows_like(sample_weight, X, "sample_weight", da)
-    # X already where the passes run, in the core's dtype: checked by one pass below and
-    # read as it is. Else checked (and converted) as it is read: once into the persisted
+    # X already where the passes run, in the core's dtype: read as it is, and checked by
+    # the first pass that reads it (DaskRows: a fused pass sums its squares as it goes).
+    # Else checked (and converted) as it is read: once into the persisted
     # copy when X, y and the weights fit in half the memory, at every pass when streamed.
     ready = _in_place(X, dask) and X.dtype in DESIGN_DTYPES
     persisted = ready or (X.nbytes + y.nbytes + (0 if sw is None else sw.nbytes)
@@ -171,15 +152,14 @@ def dask_rows(X, y, sample_weight, family, *, coef_init, n_classes, fit_intercep
         if persisted:
             X, y, sw = dask.persist(X, y, sw)
 
-    # one pass: the checks of y and the weights (and of X when it is read as it is), the
-    # labels' summary, the column scale's sample (the rows ArrayRows.column_scale reads)
+    # one pass: the checks of y and the weights, the labels' summary, the column scale's sample (the rows ArrayRows.column_scale reads)
     n = X.shape[0]
     step = max(1, -(-n // COLUMN_SCALE_ROWS))
     starts = np.concatenate([[0], np.cumsum(X.chunks[0])])
     ws = [None] * len(X.chunks[0]) if sw is None else list(sw.to_delayed().ravel())
-    task = dask.delayed(_summarize_chunk, pure=True)
-    parts = dask.compute(*[task(xb, yb, wb, int(r0), family, step, ready) for xb, yb, wb, r0 in
-                           zip(X.to_delayed().ravel(), y.to_delayed().ravel(), ws, starts[:-1])])
+    parts = chunk_results(_summarize_chunk, X, [
+        (xb, yb, wb, int(r0), family, step) for xb, yb, wb, r0 in
+        zip(X.to_delayed().ravel(), y.to_delayed().ravel(), ws, starts[:-1])], held=persisted)
     top = max(p[2] for p in parts)
     if sw is not None and not top > 0:
         raise ValueError("sample_weight must have a positive sum")
@@ -202,5 +182,5 @@ def dask_rows(X, y, sample_weight, family, *, coef_init, n_classes, fit_intercep
     sampled = sum(p[4] for p in parts)
     scale = (np.sqrt(sum(p[3] for p in parts) / sampled) if sampled > 0 else None)
     rows = DaskRows(X, y, sw, W, fit_intercept=fit_intercept, n_threads=n_threads,
-                    persisted=persisted, column_scale=scale)
+                    persisted=persisted, column_scale=scale, x_checked=not ready)
     return rows, K, labels, weights

@@ -22,6 +22,10 @@ struct PassRequest {
   bool diagonal = false;
   Index n_samples = 1;  ///< labels drawn per row for Curvature::mc
   std::uint64_t seed = 0;
+  /// When set (dense X only): the sum of the squares of X's entries, added up from the
+  /// row blocks the pass reads anyway: finite exactly when every entry is finite and no
+  /// curvature sum can overflow (the door's check of X, folded into a pass).
+  double* x_squares = nullptr;
 };
 
 /// What a pass returns besides the buffers it fills.
