@@ -57,6 +57,36 @@ def test_fused_pass_matches_reference(model, n, d, K, fit_intercept, weighted, n
                                       seed=11, **kw))
 
 
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("kind", ["none", "true"])
+def test_fused_pass_sums_the_squares_of_X_when_asked(model, dtype, kind):
+    # The Dask door's check of X, folded into a pass: finite exactly when every entry is
+    # finite and no curvature sum overflows; the other outputs are unchanged by it.
+    X, y, theta = make_problem(model, 301, 7, 3, seed=12, fit_intercept=True)
+    X = X.astype(dtype)
+    K = 3 if model == "multinomial" else 1
+    p = theta.size
+    for n_threads in (1, 2):
+        g0, g1, q = np.empty(p), np.empty(p), np.empty(1)
+        C0, C1 = (None, None) if kind == "none" else (np.empty((p, p)), np.empty((p, p)))
+        args = (model, X, y, theta, K, True, None, kind, False, 1, 0, n_threads)
+        plain = _core.glm.fused_pass(*args, g0, C0)
+        with_squares = _core.glm.fused_pass(*args, g1, C1, q)
+        assert plain == with_squares
+        np.testing.assert_array_equal(g0, g1)
+        if C0 is not None:
+            np.testing.assert_array_equal(C0, C1)
+        close(q[0], np.sum(X.astype(np.float64) ** 2), rtol=1e-13)
+    for bad, expected in ((np.nan, np.isnan), (1e200, np.isposinf)):
+        if dtype == np.float32 and bad == 1e200:
+            continue  # float32 squares cannot overflow a float64 sum
+        Xb = X.copy()
+        Xb[150, 3] = bad
+        _core.glm.fused_pass(model, Xb, y, theta, K, True, None, "none", False, 1, 0, 2,
+                             np.empty(p), None, q)
+        assert expected(q[0])
+
+
 @pytest.mark.parametrize("n,d,K", SIZES)
 def test_public_functions_match_reference(model, n, d, K):
     X, y, theta = make_problem(model, n, d, K, seed=3)
