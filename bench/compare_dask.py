@@ -2,7 +2,7 @@
 
     python bench/compare_dask.py                  # n = 1e7, d = 50 (4 GB per problem; long)
     python bench/compare_dask.py --n 1000000      # 0.4 GB per problem
-    python bench/compare_dask.py --quick          # n = 2e5: a smoke run
+    python bench/compare_dask.py --quick          # n = 2e5, one run each: a smoke run
 
 Problems: logistic and poisson regression, n rows, d = 50 standard normal features, the
 true coefficients linspace(-1, 1, d) / sqrt(d) (eta has sd ~0.58), intercept -0.3 for the
@@ -10,7 +10,9 @@ poisson. Chunk k of 250,000 rows (``--chunk``) is drawn from ``default_rng([seed
 so the Dask array (generated on the workers) and the in-memory array (the same chunks,
 concatenated) hold the same numbers.
 
-Protocol. Every fit runs in its own process. A Dask method starts
+Protocol. Every fit runs in its own process, ``--repeat`` times (3; a method that fails
+or times out once is not run again), and the run of median time is reported. A Dask
+method starts
 ``LocalCluster(n_workers=2, threads_per_worker=1)``, generates the data on the workers and
 persists them, and times ``fit`` alone; "ngdx memory" builds the array in its process and
 runs ``ngdx.fit`` with 2 threads. Tolerances: ngdx tol=1e-10 (the scale-free gradient
@@ -18,10 +20,11 @@ test; ``--tol``); dask-ml and dask-glm the same tol (``--tol``), max_iter=100, a
 C=1e8 (dask-glm: lamduh=1e-8; their objective is the summed NLL plus ||beta||^2 / (2C):
 at n = 1e7 that penalty moves the optimum by ~1e-15). The workers import the library
 before the clock starts. Columns: wall time of the fit; passes over X (ngdx: its
-own count, ``FitResult.n_passes``, plus the door's check of the chunks; the others: chunk
-reads of X counted by a scheduler plugin, divided by the chunks); the suboptimality of the
-mean NLL against ngdx's in-memory optimum and the max |gradient| at the returned solution
-(both by one ngdx pass, on the same data); the peak RSS of the client and of each worker
+own count, ``FitResult.n_passes``: its door reads y, the weights and every
+(n / 65536)-th row of X, not a pass; the others: chunk reads of X counted by a scheduler
+plugin, divided by the chunks); the suboptimality of the mean NLL against ngdx's
+in-memory optimum and the max |gradient| at the returned solution (both by one ngdx pass
+over the same in-memory array, in this process, for every method); the peak RSS of the client and of each worker
 (polled every 0.25 s) above their RSS before the fit. "x fastest dask-ml" is the fastest
 dask-ml or dask-glm solver's time over the method's.
 """
@@ -166,7 +169,8 @@ class MemoryPoll:
 
 
 def evaluate(X, y, model, coef, intercept):
-    """(mean NLL, max |gradient|) at (coef, intercept): one ngdx pass over the same rows."""
+    """(mean NLL, max |gradient|) at (coef, intercept): one ngdx pass over X, y in memory
+    (the same path, so the same rounding, for every method's solution)."""
     from ngdx._data import rows_of
     from ngdx._models import get_family
 
@@ -203,7 +207,6 @@ def child(args):
             res = ngdx.fit(X, y, model, tol=tol, n_threads=args.threads)
             elapsed = time.perf_counter() - start
         coef, intercept, n_iter, passes = res.coef, res.intercept, res.n_iter, res.n_passes
-        f, g = evaluate(X, y, model, coef, intercept)
     else:
         import dask
         from distributed import Client, LocalCluster, wait
@@ -225,7 +228,7 @@ def child(args):
                 if args.method == "ngdx dask":
                     res = ngdx.fit(X, y, model, tol=tol)
                     coef, intercept, n_iter = res.coef, res.intercept, res.n_iter
-                    passes = res.n_passes + 1  # and the door's check of the chunks
+                    passes = res.n_passes
                 else:
                     coef, intercept, n_iter = fit_dask_ml(args.method, model, X, y, tol)
                 elapsed = time.perf_counter() - start
@@ -233,10 +236,10 @@ def child(args):
                 reads = client.run_on_scheduler(
                     lambda dask_scheduler: dask_scheduler.plugins[PassCounter.name].reads)
                 passes = reads / len(keys)
-            f, g = evaluate(X, y, model, coef, intercept)
     client_mb, workers_mb = mem.report()
-    print(json.dumps(dict(time=elapsed, n_iter=n_iter, passes=passes, f=f, grad=g,
-                          coef=np.ravel(coef).tolist(), client_mb=client_mb,
+    print(json.dumps(dict(time=elapsed, n_iter=n_iter, passes=passes,
+                          coef=np.ravel(coef).tolist(),
+                          intercept=float(np.ravel(intercept)[0]), client_mb=client_mb,
                           workers_mb=workers_mb)))
 
 
@@ -257,18 +260,20 @@ def table(model, results):
     anchors = [r["time"] for m, r in results.items() if m.startswith("dask-") and "time" in r]
     fastest = min(anchors) if anchors else None
     lines = [f"### {model}", "",
-             "| method | time s | iterations | passes over X | f - f* | max abs grad | "
-             "client MB | worker MB (each) | x fastest dask-ml |",
-             "|---|---|---|---|---|---|---|---|---|"]
+             "| method | time s (median) | runs s | iterations | passes over X | f - f* | "
+             "max abs grad | client MB | worker MB (each) | x fastest dask-ml |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
     for method, r in results.items():
         if "time" not in r:
-            lines.append(f"| {method} | {r.get('error', r.get('skipped', '-'))} | | | | | | | |")
+            lines.append(f"| {method} | {r.get('error', r.get('skipped', '-'))} "
+                         "| | | | | | | | |")
             continue
+        runs = ", ".join(f"{t:.2f}" for t in r.get("times", [r["time"]]))
         sub = "-" if f_star is None else f"{r['f'] - f_star:.1e}"
         ratio = "-" if fastest is None else f"{fastest / r['time']:.1f}"
         workers = ", ".join(f"{w:.0f}" for w in r["workers_mb"]) or "-"
         it = "-" if r["n_iter"] is None else str(r["n_iter"])
-        lines.append(f"| {method} | {r['time']:.2f} | {it} | {r['passes']:.1f} | {sub} | "
+        lines.append(f"| {method} | {r['time']:.2f} | {runs} | {it} | {r['passes']:.1f} | {sub} | "
                      f"{r['grad']:.1e} | {r['client_mb']:.0f} | {workers} | {ratio} |")
     return lines + [""]
 
@@ -293,6 +298,20 @@ def targets(all_results):
     return out
 
 
+def repeated(flags, args):
+    """The run of median time among ``args.repeat`` runs of a child (one failure ends it),
+    with every run's time."""
+    runs = []
+    for _ in range(args.repeat):
+        r = run_script(__file__, flags, args.threads, args.timeout)
+        if "error" in r:
+            return r if not runs else dict(sorted(runs, key=lambda r: r["time"])[
+                (len(runs) - 1) // 2], times=[r["time"] for r in runs])
+        runs.append(r)
+    times = [r["time"] for r in runs]
+    return dict(sorted(runs, key=lambda r: r["time"])[(len(runs) - 1) // 2], times=times)
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="n = 2e5")
@@ -301,13 +320,14 @@ def main(argv=None):
     parser.add_argument("--tol", type=float, default=1e-10)
     parser.add_argument("--models", nargs="+", choices=MODELS, default=list(MODELS))
     parser.add_argument("--methods", nargs="+", choices=METHODS, default=list(METHODS))
+    parser.add_argument("--repeat", type=int, default=3, help="runs per method (median)")
     parser.add_argument("--out", help="write the report to this file")
     add_child_arguments(parser)
     parser.add_argument("--method", help=argparse.SUPPRESS)
     parser.add_argument("--model", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.quick:
-        args.n, args.chunk = 200_000, 50_000
+        args.n, args.chunk, args.repeat = 200_000, 50_000, 1
     if args.child:
         return child(args)
     command = shlex.join(argv if argv is not None else sys.argv[1:])
@@ -328,10 +348,16 @@ def main(argv=None):
                 continue
             flags = ["--method", method, "--model", model, "--n", str(args.n), "--chunk",
                      str(args.chunk), "--tol", str(args.tol)]
-            results[method] = run_script(__file__, flags, args.threads, args.timeout)
-            r = results[method]
+            results[method] = r = repeated(flags, args)
             print(f"  {model} {method}: " + (r["error"] if "error" in r else
-                  f"{r['time']:.2f} s, {r['passes']:.1f} passes, f {r['f']:.15g}"), flush=True)
+                  f"{r['time']:.2f} s (runs: {', '.join(f'{t:.2f}' for t in r['times'])}), "
+                  f"{r['passes']:.1f} passes"), flush=True)
+        # every solution evaluated by the same pass over the same in-memory array
+        X, y = in_memory(model, args.n, D, args.chunk)
+        for r in results.values():
+            if "time" in r:
+                r["f"], r["grad"] = evaluate(X, y, model, r["coef"], r["intercept"])
+        del X, y
         all_results[model] = results
         part = table(model, results)
         print("\n".join(part), flush=True)
