@@ -6,6 +6,7 @@ raise the in-memory errors from the workers; column chunking is refused."""
 from __future__ import annotations
 
 import re
+from contextlib import nullcontext
 
 import numpy as np
 import pytest
@@ -366,3 +367,25 @@ def test_an_X_read_in_place_is_checked_by_the_first_pass_that_reads_it(client):
                        fit_intercept=True, n_threads=1)[0]
         with pytest.raises(ValueError, match=pattern):  # a pass other than the fused one
             rows.gram()
+
+
+def test_binary_labels_summarized_per_chunk_start_where_in_memory_does():
+    # The door counts 0/1 labels per chunk by a count and a dot: chunks with one class,
+    # weights that leave a label no weight, and y of one class, as in memory.
+    X, y, w = problem("probit", seed=17)
+    y_late = np.zeros_like(y)
+    y_late[2500:] = y[2500:]  # ones in the last chunk only
+    w_zero = w.copy()
+    w_zero[y == 1] = 0.0  # present, but no weight
+    cases = [(y_late, None), (y_late, w), (y, w_zero), (np.ones_like(y), None)]
+    with dask.config.set(scheduler="threads"):
+        for labels, weights in cases:
+            for model in ("logistic", "probit"):
+                kw = dict(tol=1e-10, max_iter=20)
+                with pytest.warns() if weights is w_zero or labels.min() == 1 else nullcontext():
+                    ref = ngdx.fit(X, labels, model, sample_weight=weights, **kw)
+                with pytest.warns() if weights is w_zero or labels.min() == 1 else nullcontext():
+                    res = fit_dask(X, labels, weights, model, **kw)
+                assert res.n_iter == ref.n_iter and res.message == ref.message
+                assert rel(res.intercept, ref.intercept) < 1e-10
+                assert rel(res.coef, ref.coef) < 1e-10 or np.max(np.abs(ref.coef)) == 0.0

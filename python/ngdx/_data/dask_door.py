@@ -46,6 +46,10 @@ def _summarize_chunk(X, y, s, row0, family, step):
     top = float(w.max()) if w.size else 0.0
     if not family.classifier:
         labels, sums = np.array([_core.linalg.dot(w, y)]), np.array([float(w.sum())])
+    elif not family.multi_output:  # 0 or 1 (checked above): a count and a dot, no bincount
+        ones, weight, n_ones = _core.linalg.dot(w, y), float(w.sum()), np.count_nonzero(y)
+        present = np.array([n_ones < y.size, n_ones > 0])
+        labels, sums = np.array([0.0, 1.0])[present], np.array([weight - ones, ones])[present]
     elif y.size and y.max() < _BINCOUNT_SPAN * y.size + 2:  # integers >= 0: checked above
         codes = y.astype(np.intp)
         labels = np.flatnonzero(np.bincount(codes)).astype(np.float64)
