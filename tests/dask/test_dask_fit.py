@@ -389,3 +389,18 @@ def test_binary_labels_summarized_per_chunk_start_where_in_memory_does():
                 assert res.n_iter == ref.n_iter and res.message == ref.message
                 assert rel(res.intercept, ref.intercept) < 1e-10
                 assert rel(res.coef, ref.coef) < 1e-10 or np.max(np.abs(ref.coef)) == 0.0
+
+
+def test_cluster_standard_errors_sum_the_scores_block_by_block(monkeypatch):
+    # A chunk's scores are summed in blocks of SCORE_BLOCK_BYTES (here a few rows), never
+    # n_chunk x p at once: the same standard errors as in memory.
+    from ngdx._data import base
+
+    X, y, w = problem("poisson", seed=18)
+    groups = np.arange(X.shape[0]) % 23
+    full = ngdx.fit(X, y, "poisson", sample_weight=w, tol=1e-10)
+    expected = full.std_errors("cluster", groups=groups)
+    monkeypatch.setattr(base, "SCORE_BLOCK_BYTES", 8 * 6 * 37)  # 37 rows of p = 6
+    with dask.config.set(scheduler="threads"):
+        dfit = fit_dask(X, y, w, "poisson", tol=1e-10)
+        assert rel(dfit.std_errors("cluster", groups=groups), expected) < 1e-10

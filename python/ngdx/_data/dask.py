@@ -5,8 +5,9 @@ row chunks. Every pass maps the core's kernel over the chunks where they live (t
 releases the GIL, so the threaded scheduler runs them in parallel too; on a cluster one
 task per worker thread takes the chunks its worker holds: ``dask_tasks.py``) and adds
 the partial sums (loss, gradient, p x p curvature) per chunk, in chunk order: on the
-client when they are small together, else in a binary tree on the workers. The traffic is O(chunks x p^2)
-whatever n, and the result is the same for a given chunking whichever worker ran what.
+client when they are small together, else in a binary tree on the workers. The traffic
+is O(chunks x p^2) whatever n, and the result is the same for a given chunking whichever
+worker ran what.
 The solver loop on the client is the in-memory one: it only sees this object's methods
 (see ``ndarray.py``).
 
@@ -32,6 +33,7 @@ import numpy as np
 
 from .. import _core
 from .._validation import DESIGN_DTYPES, check_finite, check_real_dtype
+from . import base
 from .base import RowSource
 from .dask_tasks import _dask, chunk_results
 
@@ -97,6 +99,7 @@ def _weight_sum(s, n):
 
 
 def _check_X_chunk(X, row0):
+    """The check of a chunk of X alone: nothing comes back (the chunk stays where it is)."""
     _check_design_chunk(X, row0)
 
 
@@ -147,13 +150,22 @@ def _gram(X, w, fit_intercept, n_threads):
 
 
 def _scores(X, y, s, codes, theta, model, n_classes, fit_intercept, n_groups):
+    """(G, p): the chunk's weighted scores summed by group, block by block as
+    ``RowSource.group_scores`` does (a block's scores in one reused buffer: a chunk's
+    n_chunk x p is never allocated)."""
     X, y, s = _core_X(X), _as_core(y), _as_core(s)
-    S = np.empty((X.shape[0], theta.size))
-    _core.glm.scores(model, X, y, theta, n_classes, fit_intercept, 1, S)
-    if s is not None:
-        S *= s[:, None]
-    out = np.zeros((n_groups, theta.size))
-    np.add.at(out, codes, S)
+    n, p = X.shape[0], theta.size
+    out = np.zeros((n_groups, p))
+    block = max(1, min(n, base.SCORE_BLOCK_BYTES // (8 * p)))
+    buffer = np.empty((block, p))
+    for start in range(0, n, block):
+        stop = min(start + block, n)
+        S = buffer[: stop - start]
+        _core.glm.scores(model, X[start:stop], y[start:stop], theta, n_classes, fit_intercept,
+                         1, S)
+        if s is not None:
+            S *= s[start:stop, None]
+        np.add.at(out, codes[start:stop], S)
     return out
 
 
