@@ -381,7 +381,7 @@ def main(argv=None):
         optimum = results.get("ngdx memory", {})
         for r in results.values():
             if "time" in r:
-                r["f"], r["grad"] = evaluate(X, y, model, r["coef"], r["intercept"])
+                _, r["grad"] = evaluate(X, y, model, r["coef"], r["intercept"])
                 r["sub"] = (suboptimality(X, y, model, (r["coef"], r["intercept"]),
                                           (optimum["coef"], optimum["intercept"]))
                             if "coef" in optimum else None)

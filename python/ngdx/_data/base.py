@@ -9,6 +9,24 @@ import numpy as np
 SCORE_BLOCK_BYTES = 2**23
 
 
+def scores_by_group(n_rows, p, block_scores, sample_weight, codes, n_groups):
+    """(G, p): for each group, the sum over its rows of s_i times the row's score.
+    ``block_scores(start, stop, out)`` writes the scores of rows start..stop-1 into out
+    (stop - start, p), one reused buffer of SCORE_BLOCK_BYTES, so n x p is never
+    allocated; ``codes`` (n,) are the rows' groups 0..G-1."""
+    out = np.zeros((n_groups, p))
+    block = max(1, min(n_rows, SCORE_BLOCK_BYTES // (8 * p)))
+    buffer = np.empty((block, p))
+    for start in range(0, n_rows, block):
+        stop = min(start + block, n_rows)
+        S = buffer[: stop - start]
+        block_scores(start, stop, S)
+        if sample_weight is not None:
+            S *= sample_weight[start:stop, None]
+        np.add.at(out, codes[start:stop], S)
+    return out
+
+
 class RowSource:
     """Base of the row sources (``ArrayRows``, ``CSRRows``, ``DaskRows``): the state their
     methods share.
@@ -53,18 +71,10 @@ class RowSource:
         ``codes`` (n,) are the group indices 0..G-1 of the rows.
         """
         self.n_passes += 1
-        p = theta.size
-        out = np.zeros((n_groups, p))
-        block = max(1, min(self.n_rows, SCORE_BLOCK_BYTES // (8 * p)))
-        buffer = np.empty((block, p))
-        for start in range(0, self.n_rows, block):
-            stop = min(start + block, self.n_rows)
-            S = buffer[: stop - start]
-            self._block_scores(model, start, stop, theta, n_classes, S)
-            if self.sample_weight is not None:
-                S *= self.sample_weight[start:stop, None]
-            np.add.at(out, codes[start:stop], S)
-        return out
+        return scores_by_group(
+            self.n_rows, theta.size,
+            lambda start, stop, S: self._block_scores(model, start, stop, theta, n_classes, S),
+            self.sample_weight, codes, n_groups)
 
     def _block_scores(self, model, start, stop, theta, n_classes, out):
         """The scores of rows start..stop-1 into out (stop - start, p): no pass counted."""

@@ -33,8 +33,7 @@ import numpy as np
 
 from .. import _core
 from .._validation import DESIGN_DTYPES, check_finite, check_real_dtype
-from . import base
-from .base import RowSource
+from .base import RowSource, scores_by_group
 from .dask_tasks import _dask, chunk_results
 
 #: The partial sums of a pass are added on the client when together they take at most
@@ -150,23 +149,14 @@ def _gram(X, w, fit_intercept, n_threads):
 
 
 def _scores(X, y, s, codes, theta, model, n_classes, fit_intercept, n_groups):
-    """(G, p): the chunk's weighted scores summed by group, block by block as
-    ``RowSource.group_scores`` does (a block's scores in one reused buffer: a chunk's
-    n_chunk x p is never allocated)."""
+    """(G, p): the chunk's weighted scores summed by group, block by block as in memory
+    (``scores_by_group``: a chunk's n_chunk x p is never allocated)."""
     X, y, s = _core_X(X), _as_core(y), _as_core(s)
-    n, p = X.shape[0], theta.size
-    out = np.zeros((n_groups, p))
-    block = max(1, min(n, base.SCORE_BLOCK_BYTES // (8 * p)))
-    buffer = np.empty((block, p))
-    for start in range(0, n, block):
-        stop = min(start + block, n)
-        S = buffer[: stop - start]
-        _core.glm.scores(model, X[start:stop], y[start:stop], theta, n_classes, fit_intercept,
-                         1, S)
-        if s is not None:
-            S *= s[start:stop, None]
-        np.add.at(out, codes[start:stop], S)
-    return out
+    return scores_by_group(
+        X.shape[0], theta.size,
+        lambda start, stop, S: _core.glm.scores(model, X[start:stop], y[start:stop], theta,
+                                                n_classes, fit_intercept, 1, S),
+        s, codes, n_groups)
 
 
 def _add(a, b):
